@@ -1,0 +1,30 @@
+"""numba kernels for the hot loops: the only part of minigrad that imports numba.
+
+Every kernel is ``@njit(cache=True)`` (compiled once, then loaded from the
+on-disk cache), works in place on contiguous arrays or returns a new one, and
+its docstring is its specification: the loop it implements.  Run with
+``NUMBA_DISABLE_JIT=1`` the same functions execute as plain Python and must give
+the same numbers (the tests check this).  Matrix products are not here: they
+go to NumPy's BLAS.
+"""
+
+from .activations import (
+    ACTIVATION_CODES,
+    activation_backward,
+    activation_forward,
+)
+from .losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from .optim import adagrad_update, adam_update, sgd_update
+from .rnn import rnn_cell_forward
+
+__all__ = [
+    "ACTIVATION_CODES",
+    "activation_backward",
+    "activation_forward",
+    "softmax_cross_entropy_backward",
+    "softmax_cross_entropy_forward",
+    "adagrad_update",
+    "adam_update",
+    "sgd_update",
+    "rnn_cell_forward",
+]

@@ -1,0 +1,168 @@
+"""Ops that move values around without changing them: reshape, transpose,
+indexing, concatenation and stacking.  Their backward moves the gradient back
+to where each value came from."""
+
+import numpy as np
+
+from ..errors import DtypeError, ShapeError
+from .base import Function, check_axis
+
+
+class Reshape(Function):
+    """z = a.reshape(shape);  dL/da = (dL/dz).reshape(a.shape)."""
+
+    name = "reshape"
+
+    @classmethod
+    def check(cls, a, shape):
+        try:
+            np.empty(a.shape, dtype=np.bool_).reshape(shape)
+        except (ValueError, TypeError):
+            raise ShapeError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}") from None
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad.reshape(ctx.inputs[0].shape),)
+
+
+class Transpose(Function):
+    """z = a.transpose(axes);  dL/da = (dL/dz).transpose(inverse of axes)."""
+
+    name = "transpose"
+
+    @classmethod
+    def check(cls, a, axes):
+        if axes is not None and sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
+            raise ShapeError(f"transpose: axes {tuple(axes)} are not a permutation of the {a.ndim} axes of shape {a.shape}")
+
+    @staticmethod
+    def forward(ctx, a, axes):
+        ctx.meta = axes
+        return a.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axes = ctx.meta
+        if axes is None:
+            return (grad.transpose(),)
+        return (grad.transpose(np.argsort([a % grad.ndim for a in axes])),)
+
+
+def _is_basic(index) -> bool:
+    """True for ints, slices, None and Ellipsis (no index arrays): then a[index] is a view."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice, type(None), type(Ellipsis))) for p in parts)
+
+
+class GetItem(Function):
+    """z = a[index];  dL/da is zero except at the selected places, which get dL/dz
+    (added up where an index array picks the same element twice)."""
+
+    name = "getitem"
+
+    @classmethod
+    def check(cls, a, index):
+        try:
+            np.empty(a.shape, dtype=np.bool_)[index]
+        except IndexError as e:
+            raise ShapeError(f"getitem: index {index!r} is invalid for shape {a.shape}: {e}") from None
+
+    @staticmethod
+    def forward(ctx, a, index):
+        ctx.meta = index
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        a = ctx.inputs[0]
+        out = np.zeros(a.shape, dtype=grad.dtype)
+        if _is_basic(ctx.meta):
+            out[ctx.meta] += grad
+        else:
+            np.add.at(out, ctx.meta, grad)
+        return (out,)
+
+
+def _check_joinable(op, tensors, axis, same_shape):
+    if not tensors:
+        raise ShapeError(f"{op}: needs at least one tensor")
+    first = tensors[0].shape
+    check_axis(op, axis, len(first) + (1 if same_shape else 0))
+    for t in tensors[1:]:
+        if same_shape:
+            ok = t.shape == first
+        else:
+            ax = axis % len(first)
+            ok = t.ndim == len(first) and all(x == y for i, (x, y) in enumerate(zip(t.shape, first)) if i != ax)
+        if not ok:
+            shapes = ", ".join(str(x.shape) for x in tensors)
+            need = "the same shape" if same_shape else f"the same shape except along axis {axis}"
+            raise ShapeError(f"{op}: tensors must have {need}; got {shapes}")
+
+
+class Concat(Function):
+    """z = concatenate([a_1, ..., a_n], axis);  dL/da_i is the slice of dL/dz that a_i filled."""
+
+    name = "concat"
+
+    @classmethod
+    def check(cls, *tensors, axis):
+        _check_joinable(cls.name, tensors, axis, same_shape=False)
+
+    @staticmethod
+    def forward(ctx, *arrays, axis):
+        ctx.meta = (axis, np.cumsum([a.shape[axis] for a in arrays])[:-1])
+        return np.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis, splits = ctx.meta
+        return tuple(np.split(grad, splits, axis=axis))
+
+
+class Stack(Function):
+    """z = stack([a_1, ..., a_n], axis);  dL/da_i = dL/dz taken at position i along axis."""
+
+    name = "stack"
+
+    @classmethod
+    def check(cls, *tensors, axis):
+        _check_joinable(cls.name, tensors, axis, same_shape=True)
+
+    @staticmethod
+    def forward(ctx, *arrays, axis):
+        ctx.meta = axis
+        return np.stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.moveaxis(grad, ctx.meta, 0))
+
+
+def reshape(a, shape):
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    return Reshape.apply(a, shape=shape)
+
+
+def transpose(a, axes=None):
+    return Transpose.apply(a, axes=None if axes is None else tuple(axes))
+
+
+def getitem(a, index):
+    if isinstance(index, list):
+        index = np.asarray(index)
+    if isinstance(index, np.ndarray) and index.dtype.kind == "f":
+        raise DtypeError(f"getitem: index arrays must hold integers or booleans, got {index.dtype}")
+    return GetItem.apply(a, index=index)
+
+
+def concat(tensors, axis=0):
+    return Concat.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis=0):
+    return Stack.apply(*tensors, axis=axis)

@@ -1,0 +1,347 @@
+"""One driver for every BPTT strategy: unroll a cell on the tape and execute a Plan.
+
+For t = 1..T the driver
+
+1. edits the recurrent edge h_{t-1} -> h_t as the plan says: nothing (factor
+   1), a stop-gradient node (0) or a scale-gradient node (any other factor);
+2. runs ``cell.step(x_t, h)`` and adds the step's loss l_t to the running sum
+   of the current update (every node is tagged with ``step=t``);
+3. at an update point: cuts the tape at h_reach (older nodes are released and
+   h_reach becomes a constant leaf, so gradient stops there), backpropagates the
+   update's losses, hands the gradient over, and remembers to cut, at the next
+   step, everything no later update needs.
+
+So memory is bounded by the longest window, not by T.  ``Checkpointed`` plans
+run a different executor: a no-grad forward that stores every segment-th
+state, then one recomputed segment at a time from the last one back.
+
+Losses are summed over time and batch, never averaged:
+mse is 1/2 sum_t ||y_hat_t - y_t||^2 (NaN targets skipped); ce is
+sum_t -log softmax(y_hat_t)[y_t] (targets -1 skipped); or any callable
+``loss(y_hat_t, y_t) -> scalar Tensor``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import minigrad as mg
+from minigrad.tensor import Tensor
+
+from .truncation import CUT, PASS, Plan, Strategy
+
+HIDDEN_MODES = ("carry", "reset")
+
+
+@dataclass
+class Result:
+    """What one run of the driver produced."""
+
+    plan: Plan
+    losses: list = field(default_factory=list)  # per update: the sum of its losses
+    final_state: object = None
+    peak_nodes: int = 0  # the most live tape nodes at any backward
+    peak_bytes: int = 0  # the most bytes held for backward (tape + stored checkpoints)
+
+
+# -- losses ----------------------------------------------------------------
+def step_loss(kind, y_hat, y):
+    """The loss of one step, summed over the batch."""
+    if callable(kind):
+        return kind(y_hat, y)
+    if kind == "mse":
+        return mg.mse(y_hat, y, reduction="sum") * 0.5
+    if kind == "ce":
+        return mg.cross_entropy(y_hat, y, reduction="sum")
+    raise ValueError(f"loss must be 'mse', 'ce' or a callable (y_hat, y) -> Tensor, got {kind!r}")
+
+
+# -- states that may be tuples (LSTM: (h, c)) --------------------------------
+def _map_state(fn, state):
+    return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
+
+
+def _newest(state) -> Tensor | None:
+    """The state tensor recorded last (cutting there frees everything before the state)."""
+    parts = state if isinstance(state, tuple) else (state,)
+    recorded = [s for s in parts if isinstance(s, Tensor) and s.node is not None]
+    return max(recorded, key=lambda s: s.node.seq) if recorded else None
+
+
+def edit_edge(state, factor: float):
+    """Apply the plan's factor to the recurrent edge: pass, stop_gradient or scale_grad."""
+    if factor == PASS:
+        return state
+    if factor == CUT:
+        return _map_state(mg.stop_gradient, state)
+    return _map_state(lambda s: mg.scale_grad(s, factor), state)
+
+
+# -- checks ------------------------------------------------------------------
+def _check_cell(model) -> None:
+    if not all(hasattr(model, name) for name in ("step", "initial_state", "parameters")):
+        raise TypeError(
+            f"{type(model).__name__} is not a cell: it needs initial_state(batch) and step(x_t, h) -> (h, y_hat) "
+            "(and parameters(), as every minigrad.nn.Module has)"
+        )
+
+
+def _check_inputs(model, xs, ys, loss):
+    _check_cell(model)
+    xs = np.asarray(xs.data if isinstance(xs, Tensor) else xs)
+    ys = np.asarray(ys.data if isinstance(ys, Tensor) else ys)
+    if xs.ndim < 1 or len(xs) == 0:
+        raise ValueError(f"xs must have a time axis first, (T, n_in) or (T, batch, n_in), got shape {xs.shape}")
+    if len(ys) != len(xs):
+        raise ValueError(f"xs and ys must have the same number of steps, got T={len(xs)} and {len(ys)}")
+    n_in = getattr(model, "n_in", None)
+    if n_in is not None and (xs.ndim < 2 or xs.shape[-1] != n_in):
+        raise ValueError(f"xs must have {n_in} input features in its last axis, got shape {xs.shape}")
+    if loss == "ce" and ys.dtype.kind not in "iu":
+        raise ValueError(f"loss='ce' needs integer class targets ys, got dtype {ys.dtype}")
+    return xs, ys
+
+
+def _batch_of(xs: np.ndarray):
+    return xs.shape[1] if xs.ndim >= 3 else None
+
+
+# -- the driver ----------------------------------------------------------------
+def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, hidden="carry") -> Result:
+    """Unroll ``model`` over (xs, ys) under ``strategy``; call ``on_update(update, loss_value)``
+    at every update point while each parameter's ``.grad`` holds that update's gradient.
+
+    ``hidden``: what happens to the state after an update.  "carry" keeps it
+    (the strategy decides whether gradient crosses); "reset" restarts from h0,
+    so every update window is an independent sequence.
+    """
+    if hidden not in HIDDEN_MODES:
+        raise ValueError(f"hidden must be one of {HIDDEN_MODES}, got {hidden!r}")
+    xs, ys = _check_inputs(model, xs, ys, loss)
+    plan = strategy.plan(len(xs))
+    if plan.checkpoint:
+        if hidden != "carry":
+            raise ValueError("Checkpointed makes a single update, so hidden='reset' has no meaning for it")
+        return _run_checkpointed(model, xs, ys, plan, loss, h0, on_update)
+    params = model.parameters()
+    fresh = (lambda: model.initial_state(_batch_of(xs))) if h0 is None else (lambda: h0)
+    result = Result(plan)
+    with mg.Tape() as tape:
+        h = fresh()
+        states = {0: h}  # the state after each step that may still become a cut point
+        pending_cut = None
+        total = None
+        next_update = 0
+        for t in range(1, plan.T + 1):
+            with mg.tags(step=t):
+                h = edit_edge(h, plan.edges[t])
+                if pending_cut is not None:
+                    _cut_at(tape, states, pending_cut)
+                    pending_cut = None
+                h, y_hat = model.step(xs[t - 1], h)
+                l_t = step_loss(loss, y_hat, ys[t - 1])
+            total = l_t if total is None else total + l_t
+            states[t] = h
+            update = plan.updates[next_update]
+            if update.t != t:
+                continue
+            _cut_at(tape, states, update.reach)
+            result.peak_nodes = max(result.peak_nodes, tape.live_nodes)
+            result.peak_bytes = max(result.peak_bytes, tape.saved_bytes())
+            for p in params:
+                p.grad = None
+            if total.requires_grad:
+                total.backward(retain_graph=True)
+            _fill_missing_grads(params)
+            result.losses.append(total.item())
+            if on_update is not None:
+                on_update(update, total.item())
+            total = None
+            pending_cut = plan.keep_from(next_update)
+            next_update += 1
+            if hidden == "reset" and next_update < len(plan.updates):
+                h = fresh()
+                states = {t: h}
+        tape.clear()
+    result.final_state = _map_state(lambda s: s.detach(), h)
+    return result
+
+
+def _cut_at(tape, states: dict, step: int) -> None:
+    """Make h_step a leaf (release every older node) and forget older states."""
+    if step not in states:
+        return
+    newest = _newest(states[step])
+    if newest is not None and not newest.node.freed:
+        tape.cut(newest)
+    for s in [s for s in states if s < step]:
+        del states[s]
+
+
+def _fill_missing_grads(params) -> None:
+    for p in params:
+        if p.grad is None:
+            p.grad = np.zeros_like(p.data)
+
+
+def _run_checkpointed(model, xs, ys, plan: Plan, loss, h0, on_update) -> Result:
+    """Exact full BPTT storing only every ``segment``-th state (Chen et al.'s sqrt(T) memory trick).
+
+    Forward without a tape, keeping h_0, h_s, h_2s, ...  Backward, newest segment
+    first: rerun the segment on a fresh tape from its stored (leaf) state, add
+    <h_end, dL/dh_end> from the segment after it, backpropagate, and pass
+    dL/dh_start on to the segment before.
+    """
+    segment, T = plan.checkpoint, plan.T
+    params = model.parameters()
+    result = Result(plan)
+    h = model.initial_state(_batch_of(xs)) if h0 is None else h0
+    checkpoints = {0: h}
+    total_loss = 0.0
+    with mg.no_grad():
+        for t in range(1, T + 1):
+            h, y_hat = model.step(xs[t - 1], h)
+            total_loss += step_loss(loss, y_hat, ys[t - 1]).item()
+            if t % segment == 0 and t < T:
+                checkpoints[t] = h
+    final_state = h
+    stored_bytes = sum(sum(s.data.nbytes for s in (c if isinstance(c, tuple) else (c,))) for c in checkpoints.values())
+    for p in params:
+        p.grad = None
+    grad_end = None
+    for start in sorted(checkpoints, reverse=True):
+        end = min(start + segment, T)
+        with mg.Tape() as tape:
+            h_start = _map_state(lambda s: s.detach().requires_grad_(), checkpoints[start])
+            h, objective = h_start, None
+            for t in range(start + 1, end + 1):
+                with mg.tags(step=t):
+                    h, y_hat = model.step(xs[t - 1], h)
+                    l_t = step_loss(loss, y_hat, ys[t - 1])
+                objective = l_t if objective is None else objective + l_t
+            if grad_end is not None:
+                objective = objective + _inner(h, grad_end)
+            result.peak_nodes = max(result.peak_nodes, tape.live_nodes)
+            result.peak_bytes = max(result.peak_bytes, tape.saved_bytes() + stored_bytes)
+            if objective.requires_grad:
+                objective.backward()
+            grad_end = _map_state(lambda s: np.zeros_like(s.data) if s.grad is None else s.grad, h_start)
+    _fill_missing_grads(params)
+    result.losses.append(total_loss)
+    if on_update is not None:
+        on_update(plan.updates[0], total_loss)
+    result.final_state = final_state
+    return result
+
+
+def _inner(state, grads):
+    """<state, grads> summed over every element (tuple states add their parts)."""
+    if isinstance(state, tuple):
+        total = None
+        for s, g in zip(state, grads):
+            term = (s * g).sum()
+            total = term if total is None else total + term
+        return total
+    return (state * grads).sum()
+
+
+@dataclass
+class Unrolled:
+    """The whole forward graph of a plan, recorded on ``tape`` and not yet backpropagated."""
+
+    tape: object
+    plan: Plan
+    loss: Tensor  # the sum of every step's loss
+    states: list  # h_0 .. h_T
+    outputs: list  # y_hat_1 .. y_hat_T
+    losses: list  # l_1 .. l_T
+
+
+def unroll(model, xs, ys, strategy: Strategy | Plan, loss="mse", h0=None) -> Unrolled:
+    """Record the forward pass with the plan's edge edits (stop/scale nodes), without cuts or updates.
+
+    For looking at the graph a strategy builds: drawing it, counting its nodes,
+    or backpropagating the total loss through it (``unrolled.loss.backward()``).
+    """
+    xs, ys = _check_inputs(model, xs, ys, loss)
+    plan = strategy if isinstance(strategy, Plan) else strategy.plan(len(xs))
+    tape = mg.Tape()
+    with tape:
+        h = model.initial_state(_batch_of(xs)) if h0 is None else h0
+        states, outputs, losses, total = [h], [], [], None
+        for t in range(1, plan.T + 1):
+            with mg.tags(step=t):
+                h = edit_edge(h, plan.edges[t])
+                h, y_hat = model.step(xs[t - 1], h)
+                l_t = step_loss(loss, y_hat, ys[t - 1])
+            total = l_t if total is None else total + l_t
+            states.append(h)
+            outputs.append(y_hat)
+            losses.append(l_t)
+    return Unrolled(tape, plan, total, states, outputs, losses)
+
+
+# -- the public entry points ------------------------------------------------------
+def gradients(model, xs, ys, strategy: Strategy, loss="mse", h0=None, hidden="carry") -> list[dict]:
+    """One {parameter name: gradient} per update the strategy makes, all at the same parameters."""
+    _check_cell(model)
+    names = [name for name, _ in model.named_parameters()]
+    params = model.parameters()
+    collected = []
+
+    def keep(update, loss_value):
+        collected.append({name: p.grad.copy() for name, p in zip(names, params)})
+
+    run(model, xs, ys, strategy, loss=loss, h0=h0, on_update=keep, hidden=hidden)
+    for p in params:
+        p.grad = None
+    return collected
+
+
+@dataclass
+class History:
+    """What ``fit`` did: per-update losses and the step at which each update happened."""
+
+    losses: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    final_state: object = None
+    peak_nodes: int = 0
+    peak_bytes: int = 0
+
+    def __len__(self) -> int:
+        return len(self.losses)
+
+
+def fit(model, xs, ys, strategy: Strategy, optimizer, loss="mse", h0=None, callback=None,
+        hidden="carry", clip=None) -> History:
+    """One pass over the stream (xs, ys): an optimizer step at each of the strategy's updates.
+
+    ``hidden="carry"`` carries the state across updates (the strategy decides
+    whether gradient crosses); "reset" restarts each update window from h0.
+    Pass ``h0=history.final_state`` to continue a stream in the next call, or
+    leave it None to start from ``model.initial_state``.  ``clip`` bounds the
+    gradient norm.  With overlapping TBPTT windows, the part of the next window
+    recorded before an update is backpropagated with the updated weights (the
+    states themselves stay as computed): the usual online approximation.
+    ``callback(update_index, update, loss_value)`` runs after each step.
+    """
+    history = History()
+    params = model.parameters()
+
+    def step(update, loss_value):
+        if clip is not None:
+            mg.optim.clip_grad_norm(params, clip)
+        optimizer.step()
+        history.losses.append(loss_value)
+        history.steps.append(update.t)
+        if callback is not None:
+            callback(len(history.losses) - 1, update, loss_value)
+
+    result = run(model, xs, ys, strategy, loss=loss, h0=h0, on_update=step, hidden=hidden)
+    for p in params:
+        p.grad = None
+    history.final_state = result.final_state
+    history.peak_nodes, history.peak_bytes = result.peak_nodes, result.peak_bytes
+    return history

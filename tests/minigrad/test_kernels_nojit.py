@@ -1,0 +1,189 @@
+"""The numba kernels give the same numbers compiled and as plain Python (NUMBA_DISABLE_JIT=1).
+
+The parent process (this test) runs the compiled kernels; a child process,
+started with NUMBA_DISABLE_JIT=1, runs this same file as a script, which runs
+the very same ``run_kernels`` on the same inputs (passed as .npy files) as plain
+Python and saves its results as .npy files.  Each side also proves which mode
+it ran in: dispatchers (with ``py_func``) here, plain functions there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+
+from minigrad import kernels
+
+KERNEL_NAMES = (
+    "activation_forward",
+    "activation_backward",
+    "softmax_cross_entropy_forward",
+    "softmax_cross_entropy_backward",
+    "sgd_update",
+    "adam_update",
+    "adagrad_update",
+)
+
+
+def make_inputs() -> dict[str, np.ndarray]:
+    """Fixed, seeded inputs, including the values where the branches of the kernels switch."""
+    rng = np.random.default_rng(20240601)
+    edges = np.array([-1000.0, -30.0, -1e-3, -0.0, 0.0, 1e-3, 30.0, 800.0])
+    z = np.concatenate([rng.normal(0, 3, 40), edges])
+    logits = rng.normal(0, 2, (7, 5))
+    logits[2] += 1e4  # a row of huge logits
+    logits[4] -= 1e4
+    return {
+        "z": z,
+        "grad": rng.standard_normal(z.size),
+        "logits": logits,
+        "targets": np.array([0, 4, 2, -1, 1, 3, -1], dtype=np.int64),
+        "grad_rows": rng.uniform(0.1, 2.0, 7),
+        "param": rng.standard_normal(30),
+        "opt_grads": rng.standard_normal((4, 30)),  # one gradient per update step
+    }
+
+
+def run_kernels(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Call every kernel on ``inputs``; return every output (in-place results included)."""
+    out = {}
+    z, grad = inputs["z"], inputs["grad"]
+    for name, code in kernels.ACTIVATION_CODES.items():
+        y = np.empty_like(z)
+        kernels.activation_forward(z, code, y)
+        dz = np.empty_like(z)
+        kernels.activation_backward(y, grad, code, dz)
+        out[f"act_forward_{name}"] = y
+        out[f"act_backward_{name}"] = dz
+    loss, probs = kernels.softmax_cross_entropy_forward(inputs["logits"], inputs["targets"])
+    out["sce_loss"], out["sce_probs"] = loss, probs
+    out["sce_dlogits"] = kernels.softmax_cross_entropy_backward(probs, inputs["targets"], inputs["grad_rows"])
+
+    p, v = inputs["param"].copy(), np.zeros_like(inputs["param"])
+    for g in inputs["opt_grads"]:
+        kernels.sgd_update(p, g, v, 0.1, 0.9)
+    out["sgd_param"], out["sgd_velocity"] = p, v
+
+    p, m, s = inputs["param"].copy(), np.zeros_like(inputs["param"]), np.zeros_like(inputs["param"])
+    for step, g in enumerate(inputs["opt_grads"], start=1):
+        kernels.adam_update(p, g, m, s, 1e-2, 0.9, 0.999, 1e-8, step)
+    out["adam_param"], out["adam_m"], out["adam_v"] = p, m, s
+
+    p, acc = inputs["param"].copy(), np.zeros_like(inputs["param"])
+    for g in inputs["opt_grads"]:
+        kernels.adagrad_update(p, g, acc, 0.5, 1e-10)
+    out["adagrad_param"], out["adagrad_acc"] = p, acc
+    return out
+
+
+def kernel_kinds() -> dict[str, dict]:
+    return {
+        name: {
+            "type": type(getattr(kernels, name)).__name__,
+            "has_py_func": hasattr(getattr(kernels, name), "py_func"),
+            "is_function": isinstance(getattr(kernels, name), types.FunctionType),
+        }
+        for name in KERNEL_NAMES
+    }
+
+
+def _child(directory: str) -> None:
+    """Run in the NUMBA_DISABLE_JIT=1 process: check the mode, compute, save."""
+    assert os.environ.get("NUMBA_DISABLE_JIT") == "1"
+    kinds = kernel_kinds()
+    for name, kind in kinds.items():
+        assert kind["is_function"] and not kind["has_py_func"], f"{name} is still compiled with JIT disabled: {kind}"
+    d = Path(directory)
+    inputs = {p.stem[len("in_"):]: np.load(p, allow_pickle=False) for p in d.glob("in_*.npy")}
+    for key, value in run_kernels(inputs).items():
+        np.save(d / f"out_{key}.npy", value, allow_pickle=False)
+    print(json.dumps(kinds))
+
+
+def test_kernels_same_results_without_jit(tmp_path):
+    # the parent really runs compiled kernels
+    for name, kind in kernel_kinds().items():
+        assert kind["has_py_func"] and not kind["is_function"], (
+            f"{name} is not a numba dispatcher in the test process ({kind}); is NUMBA_DISABLE_JIT set?"
+        )
+    inputs = make_inputs()
+    for key, value in inputs.items():
+        np.save(tmp_path / f"in_{key}.npy", value, allow_pickle=False)
+
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), str(tmp_path)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, f"child failed:\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    child_kinds = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(child_kinds) == set(KERNEL_NAMES)
+    assert all(k["is_function"] and not k["has_py_func"] for k in child_kinds.values()), child_kinds
+
+    jitted = run_kernels({k: v.copy() for k, v in inputs.items()})
+    saved = {p.stem[len("out_"):] for p in tmp_path.glob("out_*.npy")}
+    assert saved == set(jitted), f"outputs differ in name: {sorted(saved ^ set(jitted))}"
+    for key, value in jitted.items():
+        plain = np.load(tmp_path / f"out_{key}.npy", allow_pickle=False)
+        assert plain.dtype == value.dtype and plain.shape == value.shape, (key, plain.dtype, value.dtype, plain.shape, value.shape)
+        assert np.all(np.isfinite(value)), f"{key}: non-finite values from the compiled kernel"
+        np.testing.assert_allclose(value, plain, rtol=1e-12, atol=0,
+                                   err_msg=f"{key} (shape {value.shape}): compiled vs NUMBA_DISABLE_JIT=1")
+
+
+def test_kernel_outputs_are_right():
+    """Independent of the mode: the kernels compute what their docstrings say."""
+    inputs = make_inputs()
+    out = run_kernels(inputs)
+    z, grad = inputs["z"], inputs["grad"]
+    np.testing.assert_array_equal(out["act_forward_identity"], z)
+    np.testing.assert_allclose(out["act_forward_tanh"], np.tanh(z), rtol=1e-15)
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(out["act_forward_sigmoid"], 1 / (1 + np.exp(-z)), rtol=1e-14, atol=1e-300)
+    np.testing.assert_array_equal(out["act_forward_relu"], np.where(z > 0, z, 0.0))
+    np.testing.assert_allclose(out["act_backward_tanh"], grad * (1 - np.tanh(z) ** 2), rtol=1e-12, atol=1e-15)
+    s = out["act_forward_sigmoid"]
+    np.testing.assert_allclose(out["act_backward_sigmoid"], grad * s * (1 - s), rtol=1e-12, atol=1e-300)
+    np.testing.assert_array_equal(out["act_backward_relu"], np.where(z > 0, grad, 0.0))
+    np.testing.assert_array_equal(out["act_backward_identity"], grad)
+
+    logits, targets = inputs["logits"], inputs["targets"]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(out["sce_probs"], probs, rtol=1e-12)
+    lse = np.log(np.exp(shifted).sum(axis=1)) + logits.max(axis=1)
+    rows = np.arange(len(targets))
+    expected_loss = np.where(targets >= 0, lse - logits[rows, np.maximum(targets, 0)], 0.0)
+    np.testing.assert_allclose(out["sce_loss"], expected_loss, rtol=1e-12, atol=1e-9)
+    onehot = np.zeros_like(probs)
+    onehot[rows, np.maximum(targets, 0)] = 1.0
+    expected_d = np.where((targets >= 0)[:, None], inputs["grad_rows"][:, None] * (probs - onehot), 0.0)
+    np.testing.assert_allclose(out["sce_dlogits"], expected_d, rtol=1e-12, atol=1e-15)
+
+    # the optimizers, step by step in NumPy
+    p, v = inputs["param"].copy(), np.zeros(30)
+    for g in inputs["opt_grads"]:
+        v = 0.9 * v + g
+        p = p - 0.1 * v
+    np.testing.assert_allclose(out["sgd_param"], p, rtol=1e-13)
+    p, m, s2 = inputs["param"].copy(), np.zeros(30), np.zeros(30)
+    for t, g in enumerate(inputs["opt_grads"], start=1):
+        m = 0.9 * m + 0.1 * g
+        s2 = 0.999 * s2 + 0.001 * g * g
+        p = p - 1e-2 * (m / (1 - 0.9 ** t)) / (np.sqrt(s2 / (1 - 0.999 ** t)) + 1e-8)
+    np.testing.assert_allclose(out["adam_param"], p, rtol=1e-13)
+    p, acc = inputs["param"].copy(), np.zeros(30)
+    for g in inputs["opt_grads"]:
+        acc = acc + g * g
+        p = p - 0.5 * g / (np.sqrt(acc) + 1e-10)
+    np.testing.assert_allclose(out["adagrad_param"], p, rtol=1e-13)
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1])
