@@ -7,7 +7,6 @@ saved output, and one pass computes grad * f'(.) without temporaries.
 
 import math
 
-import numpy as np
 from numba import njit
 
 #: activation name -> the integer code the fused kernels take
