@@ -36,10 +36,11 @@ from .ops import (
 )
 from .tape import Node, Tape, current_tape, detect_anomaly, is_grad_enabled, no_grad, tags
 from .tensor import Tensor, tensor
+from . import viz  # noqa: E402  (draws tensors, so it comes after them)
 
 __all__ = [
     "Tensor", "tensor", "Tape", "Node", "current_tape", "no_grad", "tags", "detect_anomaly",
-    "is_grad_enabled", "gradcheck", "errors", "init", "kernels", "nn", "ops", "optim",
+    "is_grad_enabled", "gradcheck", "errors", "init", "viz", "kernels", "nn", "ops", "optim",
     "concat", "cross_entropy", "exp", "log", "log_softmax", "matmul", "matvec", "max", "mean", "mse",
     "relu", "reshape", "scale_grad", "sigmoid", "softmax", "stack", "stop_gradient", "sum",
     "tanh", "transpose",

@@ -151,6 +151,11 @@ class Tape:
         """How many recorded nodes are still alive and not released."""
         return self._live
 
+    @property
+    def peak_live_nodes(self) -> int:
+        """The most nodes that were live at once since this tape was made."""
+        return self._peak_live
+
     def saved_bytes(self) -> int:
         """Bytes of the arrays that live nodes saved for backward, each array counted once."""
         seen, total = set(), 0

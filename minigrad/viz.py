@@ -186,4 +186,4 @@ def render_source(source: str, path, format: str | None = None) -> Path:
     return path
 
 
-__all__ = ["to_dot", "render", "draw", "collect", "GraphvizNotFoundError", "render_source"]
+__all__ = ["GraphvizNotFoundError", "collect", "draw", "render", "render_source", "to_dot"]

@@ -115,6 +115,7 @@ def test_backward_frees_the_nodes_it_used():
         assert tape.live_nodes == 3 and tape.saved_bytes() >= 8000
         loss.backward()
         assert tape.live_nodes == 0 and tape.saved_bytes() == 0
+        assert tape.peak_live_nodes == 3
 
 
 def test_non_scalar_backward_needs_an_explicit_grad():
