@@ -1,0 +1,145 @@
+"""rnn.train and rnn.compare end to end, in a subprocess, on tiny settings."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from rnn import experiment as ex
+
+TINY = ["--task", "echo", "--delay", "2", "--seq-len", "10", "--batch", "4", "--hidden", "8", "--steps", "40"]
+
+
+def cli(module, *args, cwd):
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny finished run, then resumed to 60 steps."""
+    root = tmp_path_factory.mktemp("train")
+    done = cli("rnn.train", *TINY, "--strategy", "tbptt", "--k1", "2", "--k2", "4", "--out", "run", cwd=root)
+    return root / "run", done
+
+
+def test_train_writes_the_run_folder(trained):
+    folder, done = trained
+    assert done.returncode == 0, done.stderr
+    for name in ("config.json", "metrics.csv", "curve.png", "model.npz", "optimizer.npz", "state.json"):
+        assert (folder / name).is_file(), name
+    assert "accuracy" in done.stdout and "peak" in done.stdout
+    assert json.loads((folder / "config.json").read_text())["strategy"] == "tbptt"
+    assert ex.read_csv(folder / "metrics.csv")[-1]["step"] == 40
+    assert not list(folder.glob(".*.tmp"))
+
+
+def test_checkpoint_reloads_to_identical_predictions(trained):
+    folder, _ = trained
+    config = json.loads((folder / "config.json").read_text())
+    original = ex.build(config)
+    reloaded = ex.build(config)
+    original.model.load(folder / "model.npz")
+    reloaded.model.load(folder / "model.npz")
+    fresh = ex.build(config).model
+    xs = original.source.evaluation.xs
+    np.testing.assert_array_equal(ex.predict(original.model, xs), ex.predict(reloaded.model, xs))
+    assert not np.allclose(ex.predict(original.model, xs), ex.predict(fresh, xs))  # the weights were trained
+
+
+def test_resume_continues_the_step_count(trained):
+    folder, _ = trained
+    done = cli("rnn.train", "--resume", str(folder), "--steps", "60", cwd=folder.parent)
+    assert done.returncode == 0, done.stderr
+    steps = [row["step"] for row in ex.read_csv(folder / "metrics.csv")]
+    assert steps[-1] == 60 and steps == sorted(steps) and 40 in steps
+    assert json.loads((folder / "state.json").read_text())["step"] == 60
+
+
+def test_compare_writes_table_and_plot(tmp_path):
+    done = cli("rnn.compare", *TINY, "--strategies", "full", "chunked:2", "tbptt:2,4", "artbp:0.2",
+               "randomized:0.5", "checkpointed:3", "--out", "cmp", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = ex.read_csv(tmp_path / "cmp" / "table.csv")
+    assert [row["strategy"] for row in rows] == ["full", "chunked:2", "tbptt:2,4", "artbp:0.2",
+                                                "randomized:0.5", "checkpointed:3"]
+    assert (tmp_path / "cmp" / "curves.png").stat().st_size > 0
+    assert "peak tape" in done.stdout
+
+
+def test_help_explains_each_strategy(tmp_path):
+    done = cli("rnn.train", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for name in ex.STRATEGIES:
+        assert f"  {name} " in done.stdout
+    for flag in ("--task", "--file", "--delay", "--cell", "--k1", "--k2", "--clip", "--resume", "--force"):
+        assert flag in done.stdout
+
+
+BAD = {
+    "unknown task": (["--task", "nope"], "unknown task 'nope'"),
+    "unknown cell": (["--cell", "nope"], "unknown cell 'nope'"),
+    "unknown strategy": (["--strategy", "nope"], "unknown strategy 'nope'"),
+    "k2 < k1": (["--strategy", "tbptt", "--k1", "5", "--k2", "3"], "k2 >= k1"),
+    "zero hidden": (["--hidden", "0"], "--hidden"),
+    "negative steps": (["--steps", "-4"], "--steps"),
+    "missing text file": (["--task", "text", "--file", "absent.txt"], "no such file"),
+    "empty text file": (["--task", "text", "--file", "empty.txt"], "empty"),
+    "binary text file": (["--task", "text", "--file", "binary.bin"], "binary"),
+    "existing out": (["--out", "taken"], "already exists"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_exits_2_and_writes_nothing(case, tmp_path):
+    args, message = BAD[case]
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "binary.bin").write_bytes(b"\x00\x01\x02abc")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "keep.txt").write_text("mine")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    out = [] if "--out" in args else ["--out", "run"]
+    done = cli("rnn.train", *TINY, *args, *out, cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_compare_bad_strategy_spec_exits_2(tmp_path):
+    done = cli("rnn.compare", *TINY, "--strategies", "full", "tbptt:4", "--out", "cmp", cwd=tmp_path)
+    assert done.returncode == 2 and "tbptt:K1,K2" in done.stderr
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_strategy_spec_notation():
+    assert ex.parse_strategy_spec("tbptt:4,16") == {"strategy": "tbptt", "k1": 4, "k2": 16}
+    assert ex.parse_strategy_spec("artbp") == {"strategy": "artbp"}
+    with pytest.raises(ex.UsageError, match="unknown strategy"):
+        ex.parse_strategy_spec("bptt:3")
+
+
+def test_ctrl_c_leaves_a_loadable_checkpoint(tmp_path):
+    """SIGINT mid-run: exit code 130, and the checkpoint loads and resumes."""
+    args = [*TINY[:-1], "100000", "--out", "run"]
+    process = subprocess.Popen([sys.executable, "-m", "rnn.train", *args], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = tmp_path / "run" / "state.json"
+    deadline = time.monotonic() + 60
+    while not state.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "--resume" in stderr
+    step = json.loads(state.read_text())["step"]
+    assert 0 < step < 100000
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    ex.build(config).model.load(tmp_path / "run" / "model.npz")
+    done = cli("rnn.train", "--resume", "run", "--steps", str(step + 20), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(state.read_text())["step"] == step + 20
