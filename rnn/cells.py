@@ -31,6 +31,8 @@ from minigrad.kernels import ACTIVATION_CODES, activation_backward, rnn_cell_for
 from minigrad.nn import Module, Parameter
 from minigrad.ops import Function
 
+from .gated import GRU, LSTM, check_size  # the gated cells live in their own module
+
 ACTIVATIONS = {
     "identity": lambda z: z,
     "tanh": mg.tanh,
@@ -43,12 +45,6 @@ def _activation(role: str, name: str):
     if name not in ACTIVATIONS:
         raise ValueError(f"{role} must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]
-
-
-def _check_size(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -103,9 +99,9 @@ class ElmanRNN(Module):
     def __init__(self, n_in, n_hidden, n_out, f="tanh", g="identity", bias=False, seed=0,
                  fused=True, dtype=np.float64):
         super().__init__()
-        self.n_in = _check_size("n_in", n_in)
-        self.n_hidden = _check_size("n_hidden", n_hidden)
-        self.n_out = _check_size("n_out", n_out)
+        self.n_in = check_size("n_in", n_in)
+        self.n_hidden = check_size("n_hidden", n_hidden)
+        self.n_out = check_size("n_out", n_out)
         self.f_name, self.g_name = f, g
         self.f, self.g = _activation("f", f), _activation("g", g)
         self.fused = bool(fused)
@@ -166,7 +162,5 @@ class LinearRNN(ElmanRNN):
         return (f"LinearRNN(n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}, "
                 f"fused={self.fused}, dtype={self.dtype})")
 
-
-from .gated import GRU, LSTM  # noqa: E402  (the gated cells live in their own module)
 
 __all__ = ["ElmanRNN", "LinearRNN", "LSTM", "GRU", "ElmanStep", "ACTIVATIONS"]

@@ -30,7 +30,7 @@ from minigrad.nn import Module, Parameter
 from minigrad.ops import Function
 
 
-def _check_size(name: str, value) -> int:
+def check_size(name: str, value) -> int:
     """``value`` as an int, or a ValueError naming the argument (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -183,9 +183,9 @@ class _GatedCell(Module):
 
     def __init__(self, n_in, n_hidden, n_out, fused, dtype):
         super().__init__()
-        self.n_in = _check_size("n_in", n_in)
-        self.n_hidden = _check_size("n_hidden", n_hidden)
-        self.n_out = _check_size("n_out", n_out)
+        self.n_in = check_size("n_in", n_in)
+        self.n_hidden = check_size("n_hidden", n_hidden)
+        self.n_out = check_size("n_out", n_out)
         self.fused = bool(fused)
         self.dtype = np.dtype(dtype)
 
@@ -203,7 +203,7 @@ class _GatedCell(Module):
         return Parameter(C, dtype=self.dtype, name="C"), Parameter(np.zeros(self.n_out), dtype=self.dtype, name="b_y")
 
     def _zeros(self, batch, name: str):
-        shape = (self.n_hidden,) if batch is None else (_check_size("batch", batch), self.n_hidden)
+        shape = (self.n_hidden,) if batch is None else (check_size("batch", batch), self.n_hidden)
         return mg.tensor(np.zeros(shape, dtype=self.dtype), name=name)
 
     def _readout(self, h):

@@ -236,12 +236,12 @@ def test_cells_pass_gradcheck(cls, fused):
     h0 = mg.tensor(np.random.default_rng(1).standard_normal((2, 3)), requires_grad=True)
     x0 = mg.tensor(xs[0], requires_grad=True)
 
-    def one_step(h, x, *params):
+    def two_steps(h, x, *params):
         h1, y1 = model.step(x, h)
         h2, y2 = model.step(x * 0.5, h1)
         return y2 + h2.sum()
 
-    assert mg.gradcheck(one_step, [h0, x0] + model.parameters())
+    assert mg.gradcheck(two_steps, [h0, x0] + model.parameters())
 
 
 def test_gradients_leave_parameters_unchanged_and_grads_cleared():
