@@ -1,15 +1,18 @@
 """One driver for every BPTT strategy: unroll a cell on the tape and execute a Plan.
 
-For t = 1..T the driver
+The driver splits 1..T into stretches that end at every update and every
+reach point (``segments``), and for each stretch
 
-1. edits the recurrent edge h_{t-1} -> h_t as the plan says: nothing (factor
-   1), a stop-gradient node (0) or a scale-gradient node (any other factor);
-2. runs ``cell.step(x_t, h)`` and adds the step's loss l_t to the running sum
-   of the current update (every node is tagged with ``step=t``);
+1. runs the cell over its steps (``advance``): a cell with a ``scan`` (the fused
+   Elman RNN) records the stretch as one segment node with the plan's edge
+   factors inside; any other cell steps, editing each recurrent edge
+   h_{t-1} -> h_t as the plan says (nothing for factor 1, a stop-gradient node
+   for 0, a scale-gradient node otherwise) and tagging each node ``step=t``;
+2. adds the stretch's losses to the running sum of the current update;
 3. at an update point: cuts the tape at h_reach (older nodes are released and
    h_reach becomes a constant leaf, so gradient stops there), backpropagates the
-   update's losses, hands the gradient over, and remembers to cut, at the next
-   step, everything no later update needs.
+   update's losses, hands the gradient over, and remembers to cut, before the
+   next stretch, everything no later update needs.
 
 So memory is bounded by the longest window, not by T.  ``Checkpointed`` plans
 run a different executor: a no-grad forward that stores every segment-th
@@ -23,6 +26,7 @@ sum_t -log softmax(y_hat_t)[y_t] (targets -1 skipped); or any callable
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,6 +113,35 @@ def _batch_of(xs: np.ndarray):
 
 
 # -- the driver ----------------------------------------------------------------
+def segments(plan: Plan) -> list[tuple[int, int]]:
+    """The stretches (first, last) of steps between the points where the driver must stop:
+    every update and every reach (a state that will become a cut point)."""
+    stops = sorted({0, plan.T} | {u.t for u in plan.updates} | {u.reach for u in plan.updates})
+    return [(a + 1, b) for a, b in itertools.pairwise(stops)]
+
+
+def advance(model, xs, ys, h, first: int, last: int, plan: Plan, loss):
+    """Run steps first..last (1-based) from state h; return (h_last, the sum of their losses).
+
+    A cell with a ``scan`` runs the stretch as one segment (the plan's edge
+    factors inside its node); any other cell steps, with the edge edits as
+    stop-gradient / scale-gradient nodes and every node tagged with its step.
+    """
+    scan = getattr(model, "scan", None)
+    if scan is not None and isinstance(loss, str):
+        with mg.tags(steps=(first, last)):
+            states, outputs = scan(xs[first - 1:last], h, plan.edges[first:last + 1])
+            return states[-1], step_loss(loss, outputs, ys[first - 1:last])
+    total = None
+    for t in range(first, last + 1):
+        with mg.tags(step=t):
+            h = edit_edge(h, plan.edges[t])
+            h, y_hat = model.step(xs[t - 1], h)
+            l_t = step_loss(loss, y_hat, ys[t - 1])
+        total = l_t if total is None else total + l_t
+    return h, total
+
+
 def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, hidden="carry") -> Result:
     """Unroll ``model`` over (xs, ys) under ``strategy``; call ``on_update(update, loss_value)``
     at every update point while each parameter's ``.grad`` holds that update's gradient.
@@ -130,22 +163,19 @@ def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, 
     result = Result(plan)
     with mg.Tape() as tape:
         h = fresh()
-        states = {0: h}  # the state after each step that may still become a cut point
+        states = {0: h}  # the state after each stretch that may still become a cut point
         pending_cut = None
         total = None
         next_update = 0
-        for t in range(1, plan.T + 1):
-            with mg.tags(step=t):
-                h = edit_edge(h, plan.edges[t])
-                if pending_cut is not None:
-                    _cut_at(tape, states, pending_cut)
-                    pending_cut = None
-                h, y_hat = model.step(xs[t - 1], h)
-                l_t = step_loss(loss, y_hat, ys[t - 1])
-            total = l_t if total is None else total + l_t
-            states[t] = h
+        for first, last in segments(plan):
+            if pending_cut is not None:
+                _cut_at(tape, states, pending_cut)
+                pending_cut = None
+            h, segment_loss = advance(model, xs, ys, h, first, last, plan, loss)
+            total = segment_loss if total is None else total + segment_loss
+            states[last] = h
             update = plan.updates[next_update]
-            if update.t != t:
+            if update.t != last:
                 continue
             _cut_at(tape, states, update.reach)
             result.peak_nodes = max(result.peak_nodes, tape.live_nodes)
@@ -163,7 +193,7 @@ def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, 
             next_update += 1
             if hidden == "reset" and next_update < len(plan.updates):
                 h = fresh()
-                states = {t: h}
+                states = {last: h}
         tape.clear()
     result.final_state = _map_state(lambda s: s.detach(), h)
     return result
@@ -198,29 +228,23 @@ def _run_checkpointed(model, xs, ys, plan: Plan, loss, h0, on_update) -> Result:
     params = model.parameters()
     result = Result(plan)
     h = model.initial_state(_batch_of(xs)) if h0 is None else h0
-    checkpoints = {0: h}
+    stretches = [(first, min(first + segment - 1, T)) for first in range(1, T + 1, segment)]
+    checkpoints = {}  # first step of a stretch -> the state before it
     total_loss = 0.0
     with mg.no_grad():
-        for t in range(1, T + 1):
-            h, y_hat = model.step(xs[t - 1], h)
-            total_loss += step_loss(loss, y_hat, ys[t - 1]).item()
-            if t % segment == 0 and t < T:
-                checkpoints[t] = h
+        for first, last in stretches:
+            checkpoints[first] = h
+            h, stretch_loss = advance(model, xs, ys, h, first, last, plan, loss)
+            total_loss += stretch_loss.item()
     final_state = h
     stored_bytes = sum(sum(s.data.nbytes for s in (c if isinstance(c, tuple) else (c,))) for c in checkpoints.values())
     for p in params:
         p.grad = None
     grad_end = None
-    for start in sorted(checkpoints, reverse=True):
-        end = min(start + segment, T)
+    for first, last in reversed(stretches):
         with mg.Tape() as tape:
-            h_start = _map_state(lambda s: s.detach().requires_grad_(), checkpoints[start])
-            h, objective = h_start, None
-            for t in range(start + 1, end + 1):
-                with mg.tags(step=t):
-                    h, y_hat = model.step(xs[t - 1], h)
-                    l_t = step_loss(loss, y_hat, ys[t - 1])
-                objective = l_t if objective is None else objective + l_t
+            h_start = _map_state(lambda s: s.detach().requires_grad_(), checkpoints[first])
+            h, objective = advance(model, xs, ys, h_start, first, last, plan, loss)
             if grad_end is not None:
                 objective = objective + _inner(h, grad_end)
             result.peak_nodes = max(result.peak_nodes, tape.live_nodes)

@@ -7,7 +7,13 @@ on, is two methods:
     step(x_t, h) -> (h, y_hat)      # one time step; h may be a tuple of tensors
 
 Any Module with these two methods is a cell, including one written by a
-student with a single scalar parameter.
+student with a single scalar parameter.  A cell may also offer
+
+    scan -> None, or a function (xs, h, factors) -> (states, outputs)
+
+which runs a whole segment of steps at once (the plan's edge factors inside
+it); the driver then records a few nodes per segment instead of several per
+step.  The fused Elman RNN does; its gradients equal the stepped ones.
 
 The Elman RNN (Elman 1990), in the notation of the derivations:
 
@@ -16,7 +22,8 @@ The Elman RNN (Elman 1990), in the notation of the derivations:
 
 With a batch, x_t is (batch, n_in) and each row is one example.  ``fused=True``
 records the recurrent update as one node per step (two BLAS products and one
-numba pass, with a hand-written backward); ``fused=False`` records every
+numba pass, with a hand-written backward), or as one node per segment when the
+driver scans (see ``rnn.fused``); ``fused=False`` records every
 matrix-vector product and activation as its own node, for drawing and teaching.
 Both give the same gradients.
 """
@@ -27,10 +34,10 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import init
-from minigrad.kernels import ACTIVATION_CODES, activation_backward, rnn_cell_forward
+from minigrad.kernels import ACTIVATION_CODES
 from minigrad.nn import Module, Parameter
-from minigrad.ops import Function
 
+from .fused import ElmanScan, ElmanStep
 from .gated import GRU, LSTM, check_size  # the gated cells live in their own module
 
 ACTIVATIONS = {
@@ -45,46 +52,6 @@ def _activation(role: str, name: str):
     if name not in ACTIVATIONS:
         raise ValueError(f"{role} must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]
-
-
-def _flat(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a).reshape(-1)
-
-
-class ElmanStep(Function):
-    """The fused recurrent update h = f(A h_prev + B x [+ b]) as one node.
-
-    Backward, with delta = dL/dh * f'(.) (through the saved h):
-    dL/dA = sum_rows delta h_prev^T, dL/dB = sum_rows delta x^T, dL/db = sum_rows delta,
-    dL/dh_prev = A^T delta, dL/dx = B^T delta.
-    """
-
-    name = "elman_step"
-
-    @staticmethod
-    def forward(ctx, A, B, h_prev, x, *bias, code):
-        recurrent = h_prev @ A.T
-        projected = x @ B.T
-        if bias:
-            projected = projected + bias[0]
-        shape = np.broadcast_shapes(recurrent.shape, projected.shape)
-        h = np.empty(shape, dtype=np.result_type(recurrent, projected))
-        rnn_cell_forward(_flat(np.broadcast_to(recurrent, shape)), _flat(np.broadcast_to(projected, shape)),
-                         code, h.reshape(-1))
-        ctx.save(A, B, h_prev, x, h)
-        ctx.meta = code
-        return h
-
-    @staticmethod
-    def backward(ctx, grad):
-        A, B, h_prev, x, h = ctx.saved
-        delta = np.empty(h.shape, dtype=h.dtype)
-        activation_backward(_flat(h), _flat(grad.astype(h.dtype, copy=False)), ctx.meta, delta.reshape(-1))
-        rows = delta.reshape(-1, A.shape[0])
-        dA = rows.T @ np.broadcast_to(h_prev, h.shape).reshape(-1, A.shape[1])
-        dB = rows.T @ np.broadcast_to(x, h.shape[:-1] + x.shape[-1:]).reshape(-1, B.shape[1])
-        grads = (dA, dB, delta @ A, delta @ B)
-        return grads + (delta,) * (len(ctx.inputs) - 4)
 
 
 class ElmanRNN(Module):
@@ -139,6 +106,29 @@ class ElmanRNN(Module):
             q = q + self.b_y
         return h, self.g(q)
 
+    @property
+    def scan(self):
+        """The fused cell runs a whole segment as one node (``run_segment``); the per-op cell
+        has no scan (None), so the driver steps it and every op stays on the tape."""
+        return self.run_segment if self.fused else None
+
+    def run_segment(self, xs, h, factors):
+        """Steps 1..L of a segment from state h: (states h_1..h_L, outputs y_hat_1..y_hat_L).
+
+        Three nodes carry the segment: B x_t for every step as one product, the
+        recurrence as one ``ElmanScan`` node (``factors``: the plan's factor on
+        each step's incoming edge) and C h_t for every step as one product.
+        """
+        A, B, C = self.weights()
+        projected = mg.matvec(B, xs)
+        if self.bias:
+            projected = projected + self.b_h
+        states = ElmanScan.apply(A, projected, h, factors=factors, code=ACTIVATION_CODES[self.f_name])
+        q = mg.matvec(C, states)
+        if self.bias:
+            q = q + self.b_y
+        return states, self.g(q)
+
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}, "
                 f"f={self.f_name!r}, g={self.g_name!r}, bias={self.bias}, fused={self.fused}, dtype={self.dtype})")
@@ -163,4 +153,4 @@ class LinearRNN(ElmanRNN):
                 f"fused={self.fused}, dtype={self.dtype})")
 
 
-__all__ = ["ElmanRNN", "LinearRNN", "LSTM", "GRU", "ElmanStep", "ACTIVATIONS"]
+__all__ = ["ElmanRNN", "LinearRNN", "LSTM", "GRU", "ElmanStep", "ElmanScan", "ACTIVATIONS"]

@@ -15,7 +15,7 @@ from .activations import (
 )
 from .losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from .optim import adagrad_update, adam_update, sgd_update
-from .rnn import rnn_cell_forward
+from .rnn import rnn_cell_forward, rnn_step_delta
 
 __all__ = [
     "ACTIVATION_CODES",
@@ -27,4 +27,5 @@ __all__ = [
     "adam_update",
     "sgd_update",
     "rnn_cell_forward",
+    "rnn_step_delta",
 ]

@@ -39,10 +39,12 @@ class MatMul(Function):
         b2 = b[:, None] if b.ndim == 1 else b
         promoted = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1])
         g2 = grad.reshape(promoted)
-        grad_a = g2 @ np.swapaxes(b2, -1, -2)
-        grad_b = np.swapaxes(a2, -1, -2) @ g2
-        grad_a = unbroadcast(grad_a, a2.shape).reshape(a.shape)
-        grad_b = unbroadcast(grad_b, b2.shape).reshape(b.shape)
+        a_input, b_input = ctx.inputs
+        grad_a = grad_b = None  # an input that needs no gradient does not get one computed
+        if a_input.requires_grad:
+            grad_a = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        if b_input.requires_grad:
+            grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
         return grad_a, grad_b
 
 
@@ -70,14 +72,22 @@ class MatVec(Function):
     @staticmethod
     def forward(ctx, W, x):
         ctx.save(W, x)
-        return x @ W.T
+        return _rows_times(x, W.T)
 
     @staticmethod
     def backward(ctx, grad):
         W, x = ctx.saved
-        rows_g = grad.reshape(-1, W.shape[0])
-        rows_x = x.reshape(-1, W.shape[1])
-        return rows_g.T @ rows_x, grad @ W
+        W_input, x_input = ctx.inputs
+        dW = grad.reshape(-1, W.shape[0]).T @ x.reshape(-1, W.shape[1]) if W_input.requires_grad else None
+        dx = _rows_times(grad, W) if x_input.requires_grad else None  # skipped for data: often the biggest product
+        return dW, dx
+
+
+def _rows_times(x: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """x @ M with every leading axis of x stacked into rows: one BLAS call, not one per batch entry."""
+    if x.ndim <= 2:
+        return x @ M
+    return (x.reshape(-1, x.shape[-1]) @ M).reshape(x.shape[:-1] + M.shape[-1:])
 
 
 def matvec(W, x):

@@ -28,6 +28,7 @@ KERNEL_NAMES = (
     "sgd_update",
     "adam_update",
     "adagrad_update",
+    "rnn_step_delta",
 )
 
 
@@ -61,6 +62,11 @@ def run_kernels(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         kernels.activation_backward(y, grad, code, dz)
         out[f"act_forward_{name}"] = y
         out[f"act_backward_{name}"] = dz
+        for dtype in (np.float64, np.float32):  # float32: the tanh loops must stay in float32
+            h, g, carried = (a.astype(dtype) for a in (y, grad, grad[::-1]))
+            delta = np.empty_like(h)
+            kernels.rnn_step_delta(h, g, carried, code, delta)
+            out[f"step_delta_{name}_{np.dtype(dtype).name}"] = delta
     loss, probs = kernels.softmax_cross_entropy_forward(inputs["logits"], inputs["targets"])
     out["sce_loss"], out["sce_probs"] = loss, probs
     out["sce_dlogits"] = kernels.softmax_cross_entropy_backward(probs, inputs["targets"], inputs["grad_rows"])
@@ -133,7 +139,9 @@ def test_kernels_same_results_without_jit(tmp_path):
         plain = np.load(tmp_path / f"out_{key}.npy", allow_pickle=False)
         assert plain.dtype == value.dtype and plain.shape == value.shape, (key, plain.dtype, value.dtype, plain.shape, value.shape)
         assert np.all(np.isfinite(value)), f"{key}: non-finite values from the compiled kernel"
-        np.testing.assert_allclose(value, plain, rtol=1e-12, atol=0,
+        # float32: the compiled loop may fuse a multiply-add, which changes the last bit
+        rtol = 1e-12 if value.dtype == np.float64 else 4 * np.finfo(np.float32).eps
+        np.testing.assert_allclose(value, plain, rtol=rtol, atol=0,
                                    err_msg=f"{key} (shape {value.shape}): compiled vs NUMBA_DISABLE_JIT=1")
 
 
@@ -152,6 +160,9 @@ def test_kernel_outputs_are_right():
     np.testing.assert_allclose(out["act_backward_sigmoid"], grad * s * (1 - s), rtol=1e-12, atol=1e-300)
     np.testing.assert_array_equal(out["act_backward_relu"], np.where(z > 0, grad, 0.0))
     np.testing.assert_array_equal(out["act_backward_identity"], grad)
+    for name in kernels.ACTIVATION_CODES:  # the scan's step delta: (grad + carried) * f'(.), f' via the output
+        slope = out[f"act_backward_{name}"] / np.where(grad == 0, 1, grad)
+        np.testing.assert_allclose(out[f"step_delta_{name}_float64"], (grad + grad[::-1]) * slope, rtol=1e-12, atol=1e-15)
 
     logits, targets = inputs["logits"], inputs["targets"]
     shifted = logits - logits.max(axis=1, keepdims=True)

@@ -1,0 +1,146 @@
+"""The Elman RNN's fused nodes: one time step, or a whole segment of steps, as one tape node.
+
+A per-op cell records about five nodes per step (two products, an add, f, the
+readout); each costs microseconds of Python, which for small hidden sizes is
+more than the arithmetic.  These nodes do the same maths with a hand-written
+backward:
+
+* ``ElmanStep``: h = f(A h_prev + B x [+ b]) for one step;
+* ``ElmanScan``: h_t = f(A h_{t-1} + p_t) for the steps of a segment, where
+  p_t = B x_t [+ b] was computed for the whole segment beforehand as one matrix
+  product.  The truncation plan's edge factors for the segment go into the node:
+  its backward multiplies dL/dh_{t-1} by the factor of the edge into step t
+  (1 passes, 0 cuts, c scales), exactly as the stop-gradient and
+  scale-gradient nodes of the per-step graph would.
+
+Both give the gradients of the per-op graph (the tests check it); the per-op
+graph remains what ``rnn.unroll`` and the drawings show.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.kernels import (
+    activation_backward,
+    activation_forward,
+    rnn_cell_forward,
+    rnn_step_delta,
+)
+from minigrad.ops import Function
+
+TANH, IDENTITY = 1, 0  # activation codes (minigrad.kernels.ACTIVATION_CODES) with a faster NumPy path
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+def _rows(a: np.ndarray, width: int) -> np.ndarray:
+    """``a`` as a matrix of rows of length ``width`` (the batch and time axes stacked)."""
+    return a.reshape(-1, width)
+
+
+class ElmanStep(Function):
+    """The fused recurrent update h = f(A h_prev + B x [+ b]) as one node.
+
+    Backward, with delta = dL/dh * f'(.) (through the saved h):
+    dL/dA = sum_rows delta h_prev^T, dL/dB = sum_rows delta x^T, dL/db = sum_rows delta,
+    dL/dh_prev = A^T delta, dL/dx = B^T delta.
+    """
+
+    name = "elman_step"
+
+    @staticmethod
+    def forward(ctx, A, B, h_prev, x, *bias, code):
+        recurrent = h_prev @ A.T
+        projected = x @ B.T
+        if bias:
+            projected = projected + bias[0]
+        shape = np.broadcast_shapes(recurrent.shape, projected.shape)
+        h = np.empty(shape, dtype=np.result_type(recurrent, projected))
+        rnn_cell_forward(_flat(np.broadcast_to(recurrent, shape)), _flat(np.broadcast_to(projected, shape)),
+                         code, h.reshape(-1))
+        ctx.save(A, B, h_prev, x, h)
+        ctx.meta = code
+        return h
+
+    @staticmethod
+    def backward(ctx, grad):
+        A, B, h_prev, x, h = ctx.saved
+        delta = np.empty(h.shape, dtype=h.dtype)
+        activation_backward(_flat(h), _flat(grad.astype(h.dtype, copy=False)), ctx.meta, delta.reshape(-1))
+        rows = _rows(delta, A.shape[0])
+        dA = rows.T @ _rows(np.broadcast_to(h_prev, h.shape), A.shape[1])
+        dB = rows.T @ _rows(np.broadcast_to(x, h.shape[:-1] + x.shape[-1:]), B.shape[1])
+        grads = (dA, dB, delta @ A, delta @ B)
+        return grads + (delta,) * (len(ctx.inputs) - 4)
+
+
+def _activate_in_place(z: np.ndarray, code: int) -> None:
+    """z = f(z).  NumPy's vectorised tanh beats a per-element numba tanh on large arrays."""
+    if code == TANH:
+        np.tanh(z, out=z)
+    elif code != IDENTITY:
+        flat = z.reshape(-1)
+        activation_forward(flat, code, flat)
+
+
+class ElmanScan(Function):
+    """h_t = f(A h_{t-1} + p_t) for t = 1..L as one node; the output stacks h_1..h_L.
+
+    Inputs: A (H, H), p (L, [batch,] H), the segment's initial state h_0.
+    ``factors[t-1]`` is the plan's factor on the edge h_{t-1} -> h_t.
+
+    Backward, from the newest step to the oldest, with g_t = dL/dh_t (the
+    gradient arriving at the output plus what step t+1 sends back):
+
+        delta_t     = g_t * f'(.)              (through the saved h_t)
+        dL/dp_t     = delta_t
+        dL/dh_{t-1} += factor_t * delta_t A     (0: cut, nothing flows)
+        dL/dA       = sum_t delta_t^T h_{t-1}   (one product over the stacked segment)
+    """
+
+    name = "elman_scan"
+
+    @staticmethod
+    def forward(ctx, A, p, h0, *, factors, code):
+        states = np.empty(p.shape, dtype=np.result_type(A, p))
+        h = np.broadcast_to(h0, p.shape[1:])
+        At = A.T
+        for t in range(p.shape[0]):
+            z = states[t]
+            np.matmul(h, At, out=z)
+            z += p[t]
+            _activate_in_place(z, code)
+            h = z
+        ctx.save(A, h0, states)
+        ctx.meta = (tuple(factors), code)
+        return states
+
+    @staticmethod
+    def backward(ctx, grad):
+        A, h0, states = ctx.saved
+        factors, code = ctx.meta
+        grad = np.ascontiguousarray(grad, dtype=states.dtype)
+        deltas = np.empty_like(states)
+        from_later = np.zeros(states.shape[1:], dtype=states.dtype)
+        for t in range(states.shape[0] - 1, -1, -1):
+            delta = deltas[t]
+            rnn_step_delta(states[t].reshape(-1), grad[t].reshape(-1), from_later.reshape(-1), code, delta.reshape(-1))
+            factor = factors[t]
+            if factor == 0.0:
+                from_later = np.zeros_like(from_later)
+            else:
+                from_later = delta @ A
+                if factor != 1.0:
+                    from_later *= factor
+        width = A.shape[0]
+        h0_rows = _rows(np.broadcast_to(h0, states.shape[1:]), width)
+        dA = _rows(deltas[0], width).T @ h0_rows
+        if states.shape[0] > 1:
+            dA += _rows(deltas[1:], width).T @ _rows(states[:-1], width)
+        return dA, deltas, from_later
+
+
+__all__ = ["ElmanScan", "ElmanStep"]
