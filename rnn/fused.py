@@ -24,6 +24,8 @@ import numpy as np
 from minigrad.kernels import (
     activation_backward,
     activation_forward,
+    elman_scan_backward,
+    elman_scan_forward,
     rnn_cell_forward,
     rnn_step_delta,
 )
@@ -86,6 +88,21 @@ def _activate_in_place(z: np.ndarray, code: int) -> None:
         activation_forward(flat, code, flat)
 
 
+#: Up to this many multiply-adds per step (rows x H x H) the whole recurrence runs in
+#: one numba call; above it, one BLAS product per step is faster.  (A BLAS call costs
+#: about a microsecond of overhead; a 100 x 100 step is ten thousand multiply-adds.)
+SMALL_STEP = 1 << 15
+
+
+def _is_small(states: np.ndarray, A: np.ndarray) -> bool:
+    return states[0].size * A.shape[0] <= SMALL_STEP
+
+
+def _by_rows(a: np.ndarray, dtype) -> np.ndarray:
+    """A contiguous (L, R, H) view or copy of a (L, [batch,] H) array: R = 1 without a batch."""
+    return np.ascontiguousarray(a, dtype=dtype).reshape(a.shape[0], -1, a.shape[-1])
+
+
 class ElmanScan(Function):
     """h_t = f(A h_{t-1} + p_t) for t = 1..L as one node; the output stacks h_1..h_L.
 
@@ -99,6 +116,9 @@ class ElmanScan(Function):
         dL/dp_t     = delta_t
         dL/dh_{t-1} += factor_t * delta_t A     (0: cut, nothing flows)
         dL/dA       = sum_t delta_t^T h_{t-1}   (one product over the stacked segment)
+
+    Small recurrences run as one numba loop each way (``minigrad.kernels``),
+    larger ones as one BLAS product per step; both compute the same sums.
     """
 
     name = "elman_scan"
@@ -106,14 +126,12 @@ class ElmanScan(Function):
     @staticmethod
     def forward(ctx, A, p, h0, *, factors, code):
         states = np.empty(p.shape, dtype=np.result_type(A, p))
-        h = np.broadcast_to(h0, p.shape[1:])
-        At = A.T
-        for t in range(p.shape[0]):
-            z = states[t]
-            np.matmul(h, At, out=z)
-            z += p[t]
-            _activate_in_place(z, code)
-            h = z
+        h0 = np.broadcast_to(h0, p.shape[1:])
+        if _is_small(states, A):
+            elman_scan_forward(np.ascontiguousarray(A.T, dtype=states.dtype), _by_rows(p, states.dtype),
+                               _by_rows(h0[None], states.dtype)[0], code, _by_rows(states, states.dtype))
+        else:
+            _forward_by_steps(A, p, h0, code, states)
         ctx.save(A, h0, states)
         ctx.meta = (tuple(factors), code)
         return states
@@ -124,23 +142,46 @@ class ElmanScan(Function):
         factors, code = ctx.meta
         grad = np.ascontiguousarray(grad, dtype=states.dtype)
         deltas = np.empty_like(states)
-        from_later = np.zeros(states.shape[1:], dtype=states.dtype)
-        for t in range(states.shape[0] - 1, -1, -1):
-            delta = deltas[t]
-            rnn_step_delta(states[t].reshape(-1), grad[t].reshape(-1), from_later.reshape(-1), code, delta.reshape(-1))
-            factor = factors[t]
-            if factor == 0.0:
-                from_later = np.zeros_like(from_later)
-            else:
-                from_later = delta @ A
-                if factor != 1.0:
-                    from_later *= factor
+        if _is_small(states, A):
+            carried = np.zeros(_by_rows(h0[None], states.dtype)[0].shape, dtype=states.dtype)
+            elman_scan_backward(np.ascontiguousarray(A, dtype=states.dtype), _by_rows(states, states.dtype),
+                                _by_rows(grad, states.dtype), np.asarray(factors, dtype=states.dtype), code,
+                                _by_rows(deltas, states.dtype), carried)
+            dh0 = carried.reshape(states.shape[1:])
+        else:
+            dh0 = _backward_by_steps(A, states, grad, factors, code, deltas)
         width = A.shape[0]
-        h0_rows = _rows(np.broadcast_to(h0, states.shape[1:]), width)
-        dA = _rows(deltas[0], width).T @ h0_rows
+        dA = _rows(deltas[0], width).T @ _rows(h0, width)
         if states.shape[0] > 1:
             dA += _rows(deltas[1:], width).T @ _rows(states[:-1], width)
-        return dA, deltas, from_later
+        return dA, deltas, dh0
+
+
+def _forward_by_steps(A, p, h0, code, states) -> None:
+    """states[t] = f(states[t-1] @ A^T + p[t]): one BLAS product per step, written in place."""
+    h, At = h0, A.T
+    for t in range(p.shape[0]):
+        z = states[t]
+        np.matmul(h, At, out=z)
+        z += p[t]
+        _activate_in_place(z, code)
+        h = z
+
+
+def _backward_by_steps(A, states, grad, factors, code, deltas) -> np.ndarray:
+    """Fill deltas newest step first (one BLAS product per step); return dL/dh_0."""
+    from_later = np.zeros(states.shape[1:], dtype=states.dtype)
+    for t in range(states.shape[0] - 1, -1, -1):
+        delta = deltas[t]
+        rnn_step_delta(states[t].reshape(-1), grad[t].reshape(-1), from_later.reshape(-1), code, delta.reshape(-1))
+        factor = factors[t]
+        if factor == 0.0:
+            from_later = np.zeros_like(from_later)
+        else:
+            from_later = delta @ A
+            if factor != 1.0:
+                from_later *= factor
+    return from_later
 
 
 __all__ = ["ElmanScan", "ElmanStep"]

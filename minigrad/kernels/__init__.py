@@ -15,7 +15,7 @@ from .activations import (
 )
 from .losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from .optim import adagrad_update, adam_update, sgd_update
-from .rnn import rnn_cell_forward, rnn_step_delta
+from .rnn import elman_scan_backward, elman_scan_forward, rnn_cell_forward, rnn_step_delta
 
 __all__ = [
     "ACTIVATION_CODES",
@@ -25,6 +25,8 @@ __all__ = [
     "softmax_cross_entropy_forward",
     "adagrad_update",
     "adam_update",
+    "elman_scan_backward",
+    "elman_scan_forward",
     "sgd_update",
     "rnn_cell_forward",
     "rnn_step_delta",

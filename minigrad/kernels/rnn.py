@@ -32,3 +32,50 @@ def rnn_step_delta(h, grad, carried, code, out):
         return
     for i in range(out.size):
         out[i] = (grad[i] + carried[i]) * derivative_from_output(h[i], code)
+
+
+@njit(cache=True)
+def elman_scan_forward(At, p, h0, code, states):
+    """states[t, r] = f(states[t-1, r] @ At + p[t, r]) for t = 0..L-1, with states[-1] = h0.
+
+    The whole recurrence of a small Elman RNN in one call, for sizes where a
+    BLAS call per step costs more in overhead than in arithmetic.  p, states:
+    (L, R, H) contiguous (R rows: the batch); h0: (R, H); At = A^T, contiguous,
+    so the inner loop walks contiguous memory and vectorises without
+    reordering any sum.
+    """
+    L, R, H = p.shape
+    for t in range(L):
+        for r in range(R):
+            for i in range(H):
+                states[t, r, i] = p[t, r, i]
+            for j in range(H):
+                hj = h0[r, j] if t == 0 else states[t - 1, r, j]
+                for i in range(H):
+                    states[t, r, i] += hj * At[j, i]
+            for i in range(H):
+                states[t, r, i] = activate(states[t, r, i], code)
+
+
+@njit(cache=True)
+def elman_scan_backward(A, states, grad, factors, code, deltas, carried):
+    """The backward of ``elman_scan_forward``, newest step first:
+
+        deltas[t] = (grad[t] + carried) * f'(.)    (f' through states[t])
+        carried   = factors[t] * deltas[t] @ A     (dL/dh_{t-1}; factor 0 cuts)
+
+    ``carried`` (R, H) comes in as zeros and leaves as dL/dh_0.
+    """
+    L, R, H = states.shape
+    for t in range(L - 1, -1, -1):
+        factor = factors[t]
+        for r in range(R):
+            for i in range(H):
+                deltas[t, r, i] = (grad[t, r, i] + carried[r, i]) * derivative_from_output(states[t, r, i], code)
+            for j in range(H):
+                carried[r, j] = 0
+            if factor != 0:
+                for i in range(H):
+                    d = deltas[t, r, i] * factor
+                    for j in range(H):
+                        carried[r, j] += d * A[i, j]

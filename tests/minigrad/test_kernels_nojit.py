@@ -29,6 +29,8 @@ KERNEL_NAMES = (
     "adam_update",
     "adagrad_update",
     "rnn_step_delta",
+    "elman_scan_forward",
+    "elman_scan_backward",
 )
 
 
@@ -85,6 +87,18 @@ def run_kernels(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     for g in inputs["opt_grads"]:
         kernels.adagrad_update(p, g, acc, 0.5, 1e-10)
     out["adagrad_param"], out["adagrad_acc"] = p, acc
+
+    A = inputs["param"][:9].reshape(3, 3)
+    p_steps = inputs["opt_grads"][:, :6].reshape(4, 2, 3)  # 4 steps, 2 rows, 3 units
+    h0 = inputs["param"][9:15].reshape(2, 3)
+    for name, code in kernels.ACTIVATION_CODES.items():
+        states = np.empty_like(p_steps)
+        kernels.elman_scan_forward(np.ascontiguousarray(A.T), p_steps, h0, code, states)
+        deltas, carried = np.empty_like(states), np.zeros_like(h0)
+        factors = np.array([1.0, 0.0, 0.5, 1.0])
+        kernels.elman_scan_backward(A, states, inputs["opt_grads"][:, 6:12].reshape(4, 2, 3), factors, code,
+                                    deltas, carried)
+        out[f"scan_states_{name}"], out[f"scan_deltas_{name}"], out[f"scan_dh0_{name}"] = states, deltas, carried
     return out
 
 

@@ -143,7 +143,28 @@ def test_elman_scan_forward_is_the_recurrence():
     states = ElmanScan.apply(A, p, h, factors=(1.0,) * 6, code=ACTIVATION_CODES["tanh"]).data
     for t in range(6):
         h = np.tanh(A @ h + p[t])
-        np.testing.assert_allclose(states[t], h, rtol=1e-14)
+        np.testing.assert_allclose(states[t], h, rtol=1e-13)
+
+
+@pytest.mark.parametrize("f", sorted(ACTIVATION_CODES))
+def test_the_numba_and_blas_recurrences_agree(f, monkeypatch):
+    """Small segments run in one numba loop, large ones one BLAS product per step: same numbers."""
+    rng = np.random.default_rng(8)
+    A0, p0, h00 = rng.standard_normal((6, 6)) * 0.4, rng.standard_normal((7, 3, 6)), rng.standard_normal(6)
+    weights, factors = rng.standard_normal((7, 3, 6)), (1.0, 0.0, 2.0, 1.0, 0.5, 1.0, 1.0)
+
+    def run():
+        A, p, h0 = (mg.tensor(a, requires_grad=True) for a in (A0, p0, h00))
+        states = ElmanScan.apply(A, p, h0, factors=factors, code=ACTIVATION_CODES[f])
+        (states * weights).sum().backward()
+        return states.data, A.grad, p.grad, h0.grad
+
+    assert rnn.fused._is_small(np.empty((7, 3, 6)), A0)
+    small = run()
+    monkeypatch.setattr(rnn.fused, "SMALL_STEP", 0)
+    assert not rnn.fused._is_small(np.empty((7, 3, 6)), A0)
+    for got, want in zip(run(), small):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
 
 
 @settings(max_examples=60, deadline=None)
