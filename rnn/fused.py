@@ -176,9 +176,9 @@ def _backward_by_steps(A, states, grad, factors, code, deltas) -> np.ndarray:
         rnn_step_delta(states[t].reshape(-1), grad[t].reshape(-1), from_later.reshape(-1), code, delta.reshape(-1))
         factor = factors[t]
         if factor == 0.0:
-            from_later = np.zeros_like(from_later)
+            from_later.fill(0.0)
         else:
-            from_later = delta @ A
+            np.matmul(delta, A, out=from_later)
             if factor != 1.0:
                 from_later *= factor
     return from_later
