@@ -109,7 +109,10 @@ class Tape:
     #: warn when the live graph grew on this many backward calls in a row
     GROWTH_PATIENCE = 8
 
-    def __init__(self):
+    def __init__(self, watch_growth: bool = True):
+        """``watch_growth=False`` silences the growing-graph warning, for a caller that
+        cuts the tape itself and expects it to grow for a while (the BPTT driver)."""
+        self.watch_growth = watch_growth
         self._entries: list[_Entry] = []
         self._live = 0
         self._peak_live = 0
@@ -253,7 +256,8 @@ class Tape:
                 node.release()
             if not pending:
                 break
-        self._watch_growth()
+        if self.watch_growth:
+            self._watch_growth()
 
     def _watch_growth(self) -> None:
         """Warn once if the live graph keeps growing from one backward to the next.

@@ -161,7 +161,9 @@ def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, 
     params = model.parameters()
     fresh = (lambda: model.initial_state(_batch_of(xs))) if h0 is None else (lambda: h0)
     result = Result(plan)
-    with mg.Tape() as tape:
+    # The plan decides what the tape keeps: TBPTT(1, k2)'s window grows for k2 updates
+    # on purpose, so the tape's guess that a state was left attached does not apply.
+    with mg.Tape(watch_growth=False) as tape:
         h = fresh()
         states = {0: h}  # the state after each stretch that may still become a cut point
         pending_cut = None

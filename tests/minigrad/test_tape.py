@@ -246,3 +246,13 @@ def test_no_growth_warning_when_the_state_is_detached():
             (h * h).sum().backward()
             h = h.detach()
         assert tape.live_nodes == 0
+
+
+def test_a_tape_that_does_not_watch_growth_stays_silent():
+    w = leaf([0.5])
+    with mg.Tape(watch_growth=False), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = mg.tensor([1.0])
+        for _ in range(20):
+            h = (h * w).tanh()
+            (h * h).sum().backward(retain_graph=True)

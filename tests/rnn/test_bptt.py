@@ -388,3 +388,16 @@ def test_fit_with_hidden_reset_starts_every_window_from_h0():
     second_alone = rnn.gradients(model, xs[4:], ys[4:], rnn.Full())[0]
     assert_grads_close(reset[1], second_alone)
     assert not np.allclose(carried[1]["A"], reset[1]["A"])
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_window_that_fills_up_over_many_updates_raises_no_growth_warning(fused):
+    """TBPTT(1, 12): the tape grows for 12 updates as planned, not because a state was left attached."""
+    import warnings
+
+    model = rnn.ElmanRNN(2, 4, 1, seed=3, fused=fused)
+    xs = np.random.default_rng(0).standard_normal((30, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        grads = rnn.gradients(model, xs, np.zeros((30, 1)), rnn.TBPTT(1, 12))
+    assert len(grads) == 30
