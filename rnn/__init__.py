@@ -5,13 +5,14 @@
     grads = rnn.gradients(model, xs, ys, rnn.TBPTT(k1=4, k2=8))   # one dict per update
 """
 
-from . import manual, tasks
+from . import analysis, manual, tasks
 from .bptt import History, Result, Unrolled, fit, gradients, run, unroll
 from .cells import GRU, LSTM, ElmanRNN, LinearRNN
+from .layer_norm import LayerNormElman
 from .truncation import ARTBP, TBPTT, Checkpointed, Chunked, Full, Plan, Randomized, Strategy, Update, survival_schedule
 
 __all__ = [
-    "ElmanRNN", "LinearRNN", "LSTM", "GRU",
+    "ElmanRNN", "LinearRNN", "LSTM", "GRU", "LayerNormElman",
     "Full", "Chunked", "TBPTT", "Randomized", "ARTBP", "Checkpointed", "Strategy", "Plan", "Update",
-    "survival_schedule", "gradients", "fit", "run", "unroll", "Unrolled", "Result", "History", "manual", "tasks",
+    "survival_schedule", "gradients", "fit", "run", "unroll", "Unrolled", "Result", "History", "analysis", "manual", "tasks",
 ]

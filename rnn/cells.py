@@ -48,7 +48,8 @@ ACTIVATIONS = {
 }
 
 
-def _activation(role: str, name: str):
+def activation(role: str, name: str):
+    """The activation called ``name`` (for the role ``role``, "f" or "g"), or a ValueError listing the choices."""
     if name not in ACTIVATIONS:
         raise ValueError(f"{role} must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]
@@ -70,7 +71,7 @@ class ElmanRNN(Module):
         self.n_hidden = check_size("n_hidden", n_hidden)
         self.n_out = check_size("n_out", n_out)
         self.f_name, self.g_name = f, g
-        self.f, self.g = _activation("f", f), _activation("g", g)
+        self.f, self.g = activation("f", f), activation("g", g)
         self.fused = bool(fused)
         rng = np.random.default_rng(seed)
         recurrent, inp, out = self.weight_names

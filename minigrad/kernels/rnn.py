@@ -6,6 +6,7 @@ backward, at each step, adds the gradient from the loss to the one carried
 back from the next step and multiplies by f'(.), again in one pass.
 """
 
+import numpy as np
 from numba import njit
 
 from .activations import activate, derivative_from_output
@@ -36,25 +37,33 @@ def rnn_step_delta(h, grad, carried, code, out):
 
 @njit(cache=True)
 def elman_scan_forward(At, p, h0, code, states):
-    """states[t, r] = f(states[t-1, r] @ At + p[t, r]) for t = 0..L-1, with states[-1] = h0.
+    """states[t, r] = f(states[t-1, r] @ At + p[t, r]) for t = 0..L-1, with states[-1] = h0:
+
+        for t, for each row r:
+            acc = p[t, r]
+            for j: acc += At[j] * h_prev[j]       # A h as a sum of A's columns
+            states[t, r] = f(acc)
 
     The whole recurrence of a small Elman RNN in one call, for sizes where a
     BLAS call per step costs more in overhead than in arithmetic.  p, states:
-    (L, R, H) contiguous (R rows: the batch); h0: (R, H); At = A^T, contiguous,
-    so the inner loop walks contiguous memory and vectorises without
-    reordering any sum.
+    (L, R, H) contiguous (R rows: the batch); h0: (R, H); At = A^T, contiguous.
+    The innermost loop is a contiguous multiply-add into a separate buffer,
+    which the compiler vectorises (a dot product per unit would be a
+    reduction it may not reorder, and writing into ``states`` while reading
+    it would stop it for fear of overlap).
     """
     L, R, H = p.shape
+    acc = np.empty(H, dtype=states.dtype)
     for t in range(L):
         for r in range(R):
             for i in range(H):
-                states[t, r, i] = p[t, r, i]
+                acc[i] = p[t, r, i]
             for j in range(H):
                 hj = h0[r, j] if t == 0 else states[t - 1, r, j]
                 for i in range(H):
-                    states[t, r, i] += hj * At[j, i]
+                    acc[i] += At[j, i] * hj
             for i in range(H):
-                states[t, r, i] = activate(states[t, r, i], code)
+                states[t, r, i] = activate(acc[i], code)
 
 
 @njit(cache=True)
