@@ -1,0 +1,119 @@
+"""The command line: ``python -m assignments release|grade|batch ...`` (run from the repository root).
+
+    python -m assignments release dist/                      # student versions of every assignment
+    python -m assignments grade SUBMISSION --json results.json
+    python -m assignments batch submissions/ --csv scores.csv
+
+A bad command prints one line and exits with code 2; grading itself always
+prints its table and writes its report, whatever the submission does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import catalog
+from .batch import grade_batch
+from .grade import DEFAULT_TEST_TIMEOUT, DEFAULT_TIMEOUT, Limits, grade
+from .regions import RegionError
+from .release import ReleaseError, release
+from .report import format_table, write_json
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m assignments",
+        description="Release graded assignments from their reference solutions, and grade submissions with pytest.",
+        epilog="Assignments: " + ", ".join(f"{a.number} ({a.name})" for a in catalog.all_assignments())
+        + ". See assignments/README.md for the instructor's guide.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rel = commands.add_parser(
+        "release", help="write the student version (starter code, public tests, README)",
+        description="Write OUT/<assignment>/ for each assignment: the module with every solution region replaced "
+                    "by raise NotImplementedError(\"<task>\"), the README, the public tests, pytest.ini and "
+                    "conftest.py. Hidden tests are left out. The output is the same every time.",
+    )
+    rel.add_argument("out", type=Path, metavar="OUT", help="folder to write the released assignments into")
+    rel.add_argument("--assignment", "-a", type=int, action="append", metavar="N",
+                     help="release only assignment N (repeatable; default: all)")
+    rel.add_argument("--force", action="store_true", help="replace released folders that already exist in OUT")
+
+    def add_grading_options(sub):
+        sub.add_argument("--assignment", "-a", type=int, action="append", metavar="N",
+                         help="grade only assignment N (repeatable; default: all)")
+        sub.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                         help=f"time limit for all the tests of one assignment (default {DEFAULT_TIMEOUT:g})")
+        sub.add_argument("--test-timeout", type=float, default=DEFAULT_TEST_TIMEOUT, metavar="SECONDS",
+                         help=f"time limit for one test (default {DEFAULT_TEST_TIMEOUT:g})")
+
+    grd = commands.add_parser(
+        "grade", help="grade one submission: print a table, optionally write Gradescope's results.json",
+        description="Run the public and hidden tests of each assignment on the submission's files, in a fresh "
+                    "folder, with time limits. The student's file is looked for in SUBMISSION/<assignment>/ and "
+                    "then in SUBMISSION/.",
+    )
+    grd.add_argument("submission", type=Path, metavar="SUBMISSION", help="the submission folder")
+    add_grading_options(grd)
+    grd.add_argument("--json", type=Path, metavar="PATH", help="write the report as Gradescope's results.json here")
+    grd.add_argument("--details", action="store_true", help="print each failed test's feedback under the table")
+
+    bat = commands.add_parser(
+        "batch", help="grade a folder of submissions (one sub-folder each) into one CSV",
+        description="Grade every sub-folder of SUBMISSIONS as a submission and write one CSV row per submission: "
+                    "its score in each assignment and the total.",
+    )
+    bat.add_argument("submissions", type=Path, metavar="SUBMISSIONS", help="folder holding one folder per submission")
+    bat.add_argument("--csv", type=Path, required=True, metavar="PATH", help="the CSV of scores to write")
+    bat.add_argument("--reports", type=Path, metavar="DIR", help="also write DIR/<submission>.json (Gradescope format)")
+    bat.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="grade N submissions at a time (default 1)")
+    add_grading_options(bat)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        assignments = catalog.select(args.assignment)
+        if args.command == "release":
+            for folder in release(assignments, args.out, force=args.force):
+                print(f"released {folder}")
+            return 0
+        limits = Limits(args.timeout, args.test_timeout)
+        if args.command == "grade":
+            return _grade(args, assignments, limits)
+        return _batch(args, assignments, limits)
+    except (catalog.AssignmentError, RegionError, ReleaseError, ValueError) as error:
+        parser.exit(2, f"{parser.prog} {args.command}: error: {error}\n")
+
+
+def _grade(args, assignments, limits) -> int:
+    if not args.submission.is_dir():
+        raise ValueError(f"the submission {args.submission} is not a folder")
+    results = grade(args.submission, assignments, limits)
+    print(format_table(results, details=args.details), end="")
+    if args.json is not None:
+        write_json(args.json, results)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _batch(args, assignments, limits) -> int:
+    if not args.submissions.is_dir():
+        raise ValueError(f"the submissions folder {args.submissions} is not a folder")
+
+    def progress(name, results):
+        print(f"{name}: {sum(r.score for r in results):g} / {sum(r.max_score for r in results):g}", flush=True)
+
+    graded = grade_batch(args.submissions, assignments, args.csv, limits, jobs=args.jobs,
+                         reports=args.reports, on_graded=progress)
+    print(f"graded {len(graded)} submissions; wrote {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Hidden tests of assignment 4: another network, p and batch; a biased estimator must be caught."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import rnn
+
+
+def problem(T=12, n=4, batch=2, seed=20):
+    """An Elman RNN, random data of T steps, and its exact (full BPTT) gradient."""
+    model = rnn.ElmanRNN(2, n, 1, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    lead = (T,) if batch is None else (T, batch)
+    xs, ys = rng.standard_normal(lead + (2,)), rng.standard_normal(lead + (1,))
+    return model, xs, ys, rnn.gradients(model, xs, ys, rnn.Full())[0]
+
+
+def samples_of(model, xs, ys, strategy, n):
+    """n single-update gradient estimates, stacked per parameter."""
+    estimates = [rnn.gradients(model, xs, ys, strategy)[0] for _ in range(n)]
+    return {name: np.stack([e[name] for e in estimates]) for name in estimates[0]}
+
+
+def check_unbiased(samples, exact, what, n_se=4.0, atol=1e-10):
+    """Fail, naming the worst entry, unless each sample mean is within n_se standard errors (+ atol) of ``exact``."""
+    for name, values in samples.items():
+        mean = values.mean(axis=0)
+        se = values.std(axis=0, ddof=1) / np.sqrt(len(values))
+        excess = np.abs(mean - exact[name]) - (n_se * se + atol)
+        if np.any(excess > 0):
+            worst = np.unravel_index(np.argmax(excess), excess.shape)
+            raise AssertionError(
+                f"{what}: the mean of dL/d{name}{[int(i) for i in worst]} over {len(values)} samples is {mean[worst]:.6g}, "
+                f"but the exact gradient is {exact[name][worst]:.6g}: {abs(mean[worst] - exact[name][worst]):.3g} "
+                f"apart, more than {n_se:g} standard errors ({se[worst]:.3g} each); is the estimate biased?"
+            )
+
+
+def total_variance(samples):
+    return float(sum(values.var(axis=0, ddof=1).sum() for values in samples.values()))
+
+
+class Uncompensated(rnn.Strategy):
+    """Random cuts without the 1/p factor: a biased estimator the tests must catch."""
+
+    def __init__(self, p, seed):
+        self.p, self.rng = p, np.random.default_rng(seed)
+
+    def plan(self, T):
+        keep = self.rng.random(T - 1) < self.p
+        return rnn.Plan(T, (1.0, 1.0) + tuple(1.0 if k else 0.0 for k in keep), (rnn.Update(T, 1, 0),))
+
+
+@pytest.mark.task4_1
+@pytest.mark.points(3)
+def test_the_estimate_is_unbiased_on_a_batch_with_another_p(student):
+    model, xs, ys, exact = problem()
+    samples = samples_of(model, xs, ys, student.Randomized(0.7, seed=21), 300)
+    check_unbiased(samples, exact, "Randomized(p=0.7) on a batch of 2, 300 samples")
+
+
+@pytest.mark.task4_1
+@pytest.mark.points(1)
+def test_the_variance_falls_as_p_grows_on_a_batch(student):
+    model, xs, ys, _ = problem(T=9, seed=22)
+    variances = [total_variance(samples_of(model, xs, ys, student.Randomized(p, seed=23), 80))
+                 for p in (0.3, 0.6, 0.9)]
+    assert all(a > b for a, b in itertools.pairwise(variances)), (
+        f"the total variance for p = 0.3, 0.6, 0.9 should fall, got {[f'{v:.3g}' for v in variances]}"
+    )
+
+
+@pytest.mark.task4_2
+@pytest.mark.points(2)
+def test_looks_unbiased_tells_compensated_from_uncompensated_truncation(student):
+    model, xs, ys, exact = problem(T=10, n=3, batch=None, seed=24)
+    fair = samples_of(model, xs, ys, rnn.Randomized(0.5, seed=25), 300)
+    biased = samples_of(model, xs, ys, Uncompensated(0.5, seed=25), 300)
+    assert student.looks_unbiased(fair, exact), "the engine's unbiased Randomized(0.5) was called biased"
+    assert not student.looks_unbiased(biased, exact), "random cuts without the 1/p factor were called unbiased"
+
+
+@pytest.mark.task4_2
+@pytest.mark.points(1)
+def test_standard_error_of_two_samples(student):
+    samples = {"w": np.array([[1.0, 4.0], [3.0, 4.0]])}
+    mean, se = student.mean_and_standard_error(samples)["w"]
+    np.testing.assert_allclose(mean, [2.0, 4.0], err_msg="the mean of two samples")
+    np.testing.assert_allclose(se, [1.0, 0.0], atol=1e-15,
+                               err_msg="the standard error of [1, 3] is sqrt(2) / sqrt(2) = 1 (ddof=1)")
+
+
+@pytest.mark.task4_3
+@pytest.mark.points(3)
+def test_variance_by_p_on_a_batch_matches_and_falls(student):
+    model, xs, ys, _ = problem(T=9, seed=26)
+    ps = [0.3, 0.6, 0.9]
+    got = student.variance_by_p(model, xs, ys, ps, n_samples=40, seed=27)
+    want = [total_variance(samples_of(model, xs, ys, rnn.Randomized(p, seed=27), 40)) for p in ps]
+    np.testing.assert_allclose(got, want, rtol=1e-10, err_msg="variance_by_p for p = 0.3, 0.6, 0.9 (40 samples)")
+    assert got[0] > got[1] > got[2], f"the variance should fall as p grows, got {got}"

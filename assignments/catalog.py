@@ -1,0 +1,116 @@
+"""The assignments next to this file: where each one's files are and which tasks it has.
+
+An assignment is a folder ``a<N>_<slug>/`` (N its number) holding
+
+    README.md                  goals, tasks, grading, points (released as it is)
+    <module>.py                the one file a student edits, here as the reference solution
+                               with its solution regions marked (see ``regions``)
+    tests/public/test_*.py     tests the student gets
+    tests/hidden/test_*.py     tests only the grader runs
+
+Nothing else is declared anywhere: the task list comes from the solution
+regions, the points from the tests' markers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .regions import task_ids
+
+ROOT = Path(__file__).resolve().parent
+FOLDER = re.compile(r"^a(?P<number>\d+)_[a-z0-9_]+$")
+TEST_KINDS = ("public", "hidden")
+
+
+class AssignmentError(ValueError):
+    """An assignment does not exist, or its folder does not follow the layout above."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One assignment folder (see the module docstring for its layout)."""
+
+    number: int
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        """The folder name, e.g. ``a1_backward``: also the name of the released folder."""
+        return self.folder.name
+
+    @property
+    def student_file(self) -> Path:
+        """The one module at the top of the folder: the file a student edits and hands in."""
+        modules = sorted(p for p in self.folder.glob("*.py") if p.name != "conftest.py")
+        if len(modules) != 1:
+            found = ", ".join(p.name for p in modules) or "none"
+            raise AssignmentError(
+                f"{self.name}: expected exactly one student module (*.py) at the top of the folder, found {found}"
+            )
+        return modules[0]
+
+    @property
+    def student_module(self) -> str:
+        """The student module's import name (the file name without .py)."""
+        return self.student_file.stem
+
+    @property
+    def tasks(self) -> list[str]:
+        """The task ids of the solution regions, in order (task1_1, task1_2, ...)."""
+        text = self.student_file.read_text(encoding="utf-8")
+        tasks = task_ids(text, str(self.student_file))
+        wrong = [t for t in tasks if not t.startswith(f"task{self.number}_")]
+        if wrong:
+            raise AssignmentError(
+                f"{self.student_file}: regions of assignment {self.number} must be named task{self.number}_<k>, "
+                f"got {', '.join(wrong)}"
+            )
+        return tasks
+
+    @property
+    def readme(self) -> Path:
+        return self.folder / "README.md"
+
+    @property
+    def title(self) -> str:
+        """The README's first heading, without its '#'."""
+        for line in self.readme.read_text(encoding="utf-8").splitlines():
+            if line.startswith("#"):
+                return line.lstrip("#").strip()
+        return self.name
+
+    def test_files(self, kind: str) -> list[Path]:
+        """The test modules of one kind ("public" or "hidden"), sorted by name."""
+        if kind not in TEST_KINDS:
+            raise ValueError(f"kind must be one of {TEST_KINDS}, got {kind!r}")
+        return sorted((self.folder / "tests" / kind).glob("test_*.py"))
+
+
+def all_assignments(root: Path = ROOT) -> list[Assignment]:
+    """Every assignment folder under ``root``, by number."""
+    found = []
+    for folder in root.iterdir():
+        match = FOLDER.match(folder.name)
+        if match and folder.is_dir():
+            found.append(Assignment(int(match.group("number")), folder))
+    return sorted(found, key=lambda a: a.number)
+
+
+def get(number: int, root: Path = ROOT) -> Assignment:
+    """The assignment with this number, or AssignmentError listing the ones there are."""
+    assignments = all_assignments(root)
+    for assignment in assignments:
+        if assignment.number == number:
+            return assignment
+    available = ", ".join(f"{a.number} ({a.name})" for a in assignments)
+    raise AssignmentError(f"there is no assignment {number}; the assignments are {available}")
+
+
+def select(numbers=None, root: Path = ROOT) -> list[Assignment]:
+    """The assignments with these numbers (all of them when ``numbers`` is empty or None)."""
+    if not numbers:
+        return all_assignments(root)
+    return [get(n, root) for n in sorted(set(numbers))]

@@ -1,0 +1,62 @@
+"""Release: write the student version of assignments from their reference solutions.
+
+For each assignment, ``OUT/<assignment folder>/`` receives
+
+    README.md                the assignment's README
+    <module>.py              the solution with every region replaced by
+                             raise NotImplementedError("<task>")  (hints kept)
+    tests/public/test_*.py   the public tests (hidden tests are left out)
+    pytest.ini, conftest.py  so that `pytest -m <task>` runs there
+
+Every Python file goes through the same region stripping, so no solution line
+can leave by another route.  The output depends only on the sources: running
+release twice writes identical files.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .catalog import Assignment
+from .regions import strip_solutions
+from .workspace import install_support
+
+
+class ReleaseError(ValueError):
+    """Release would overwrite something it must not (an existing folder, the solutions themselves)."""
+
+
+def release(assignments: list[Assignment], out: Path, force: bool = False) -> list[Path]:
+    """Write the student version of each assignment under ``out``; return the folders written.
+
+    An existing target folder is replaced only with ``force``; the solution
+    folders themselves are never a target.
+    """
+    out = Path(out)
+    targets = [out / a.name for a in assignments]
+    for assignment, target in zip(assignments, targets):
+        if target.resolve() == assignment.folder.resolve():
+            raise ReleaseError(f"release: {target} is the solution folder itself; choose another output folder")
+        if target.exists() and not force:
+            raise ReleaseError(f"release: {target} already exists; pass --force to replace it")
+    for assignment, target in zip(assignments, targets):
+        if target.exists():
+            shutil.rmtree(target)
+        release_one(assignment, target)
+    return targets
+
+
+def release_one(assignment: Assignment, target: Path) -> None:
+    """Write one assignment's student version into the (new) folder ``target``."""
+    (target / "tests" / "public").mkdir(parents=True)
+    shutil.copyfile(assignment.readme, target / "README.md")
+    _write_stripped(assignment.student_file, target / assignment.student_file.name)
+    for test in assignment.test_files("public"):
+        _write_stripped(test, target / "tests" / "public" / test.name)
+    install_support(target, assignment)
+
+
+def _write_stripped(source: Path, target: Path) -> None:
+    text = source.read_text(encoding="utf-8")
+    target.write_text(strip_solutions(text, str(source)), encoding="utf-8")
