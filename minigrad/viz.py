@@ -155,6 +155,21 @@ def render(tensor, path, format: str | None = None, show_grad: bool = False) -> 
     return render_source(to_dot(tensor, show_grad), path, format)
 
 
+def show(drawing) -> None:
+    """Display a drawing (``draw``'s, or any of ``rnn.viz``) inline in Jupyter.
+
+    Without graphviz's ``dot`` program a notebook cannot render it, so the DOT
+    text is printed instead, with how to install ``dot``: a lesson still runs.
+    """
+    if shutil.which("dot") is None:
+        print(f"(graphviz's `dot` is not installed, so here is the DOT text; {install_hint()})")
+        print(drawing.source)
+        return
+    from IPython.display import display  # in a notebook or IPython session; imported only here
+
+    display(drawing)
+
+
 def format_of(path, format: str | None = None) -> str:
     """The output format: ``format`` if given, else the extension of ``path``."""
     fmt = (format or Path(path).suffix.lstrip(".")).lower()
@@ -186,4 +201,4 @@ def render_source(source: str, path, format: str | None = None) -> Path:
     return path
 
 
-__all__ = ["GraphvizNotFoundError", "collect", "draw", "render", "render_source", "to_dot"]
+__all__ = ["GraphvizNotFoundError", "collect", "draw", "render", "render_source", "show", "to_dot"]

@@ -5,7 +5,7 @@
     grads = rnn.gradients(model, xs, ys, rnn.TBPTT(k1=4, k2=8))   # one dict per update
 """
 
-from . import analysis, manual, tasks
+from . import analysis, manual, tasks, viz
 from .bptt import History, Result, Unrolled, fit, gradients, run, unroll
 from .cells import GRU, LSTM, ElmanRNN, LinearRNN
 from .layer_norm import LayerNormElman
@@ -14,5 +14,5 @@ from .truncation import ARTBP, TBPTT, Checkpointed, Chunked, Full, Plan, Randomi
 __all__ = [
     "ElmanRNN", "LinearRNN", "LSTM", "GRU", "LayerNormElman",
     "Full", "Chunked", "TBPTT", "Randomized", "ARTBP", "Checkpointed", "Strategy", "Plan", "Update",
-    "survival_schedule", "gradients", "fit", "run", "unroll", "Unrolled", "Result", "History", "analysis", "manual", "tasks",
+    "survival_schedule", "gradients", "fit", "run", "unroll", "Unrolled", "Result", "History", "analysis", "manual", "tasks", "viz",
 ]

@@ -117,3 +117,23 @@ def test_render_svg_png_pdf(tmp_path):
     png = viz.render(loss, tmp_path / "g.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
     assert viz.render(loss, tmp_path / "g.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_show_prints_the_dot_text_when_dot_is_missing(monkeypatch, tmp_path, capsys):
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    drawing = viz.draw((x * x).sum())
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    viz.show(drawing)
+    printed = capsys.readouterr().out
+    assert "`dot` is not installed" in printed and "apt-get install graphviz" in printed
+    assert drawing.source in printed
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's dot")
+def test_show_hands_the_drawing_to_ipython_display_when_dot_exists(monkeypatch):
+    display = pytest.importorskip("IPython.display")
+    shown = []
+    monkeypatch.setattr(display, "display", shown.append)
+    drawing = viz.draw(mg.tensor([1.0], requires_grad=True).sum())
+    viz.show(drawing)
+    assert shown == [drawing]
