@@ -7,6 +7,8 @@ An assignment is a folder ``a<N>_<slug>/`` (N its number) holding
                                with its solution regions marked (see ``regions``)
     tests/public/test_*.py     tests the student gets
     tests/hidden/test_*.py     tests only the grader runs
+    tests/helpers.py           optional: code the public and hidden tests share (the student
+                               gets it with the public tests, so it holds no hidden test)
 
 Nothing else is declared anywhere: the task list comes from the solution
 regions, the points from the tests' markers.
@@ -23,6 +25,8 @@ from .regions import task_ids
 ROOT = Path(__file__).resolve().parent
 FOLDER = re.compile(r"^a(?P<number>\d+)_[a-z0-9_]+$")
 TEST_KINDS = ("public", "hidden")
+SUPPORT_MODULES = ("conftest.py", "checks.py")  # what ``workspace`` writes next to the student module
+HELPERS = "helpers.py"  # in tests/, importable from both kinds of tests as `helpers` (pytest.ini puts tests/ on the path)
 
 
 class AssignmentError(ValueError):
@@ -44,7 +48,7 @@ class Assignment:
     @property
     def student_file(self) -> Path:
         """The one module at the top of the folder: the file a student edits and hands in."""
-        modules = sorted(p for p in self.folder.glob("*.py") if p.name != "conftest.py")
+        modules = sorted(p for p in self.folder.glob("*.py") if p.name not in SUPPORT_MODULES)
         if len(modules) != 1:
             found = ", ".join(p.name for p in modules) or "none"
             raise AssignmentError(
@@ -81,6 +85,12 @@ class Assignment:
             if line.startswith("#"):
                 return line.lstrip("#").strip()
         return self.name
+
+    @property
+    def test_helpers(self) -> Path | None:
+        """``tests/helpers.py``, the code the public and hidden tests share, or None if there is none."""
+        path = self.folder / "tests" / HELPERS
+        return path if path.is_file() else None
 
     def test_files(self, kind: str) -> list[Path]:
         """The test modules of one kind ("public" or "hidden"), sorted by name."""

@@ -6,7 +6,9 @@ For each assignment, ``OUT/<assignment folder>/`` receives
     <module>.py              the solution with every region replaced by
                              raise NotImplementedError("<task>")  (hints kept)
     tests/public/test_*.py   the public tests (hidden tests are left out)
-    pytest.ini, conftest.py  so that `pytest -m <task>` runs there
+    tests/helpers.py         the code the public and hidden tests share, if the assignment has it
+    pytest.ini, conftest.py, checks.py
+                             so that `pytest -m <task>` runs there (see ``workspace``)
 
 Every Python file goes through the same region stripping, so no solution line
 can leave by another route.  The output depends only on the sources: running
@@ -54,6 +56,8 @@ def release_one(assignment: Assignment, target: Path) -> None:
     _write_stripped(assignment.student_file, target / assignment.student_file.name)
     for test in assignment.test_files("public"):
         _write_stripped(test, target / "tests" / "public" / test.name)
+    if assignment.test_helpers is not None:
+        _write_stripped(assignment.test_helpers, target / "tests" / assignment.test_helpers.name)
     install_support(target, assignment)
 
 

@@ -1,5 +1,6 @@
 """Release: starters without any solution line, hints kept, deterministic, and runnable with `pytest -m <task>`."""
 
+import ast
 import filecmp
 import os
 import shutil
@@ -17,6 +18,19 @@ ASSIGNMENTS = catalog.all_assignments()
 
 def files_under(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def defined_tests(path):
+    """The names of the test functions a test module defines."""
+    tree = ast.parse(path.read_text())
+    return [node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
+
+
+def run_pytest(folder, *args):
+    """Run pytest in a released folder as a student would (no PYTEST_* variables from this run)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +52,18 @@ def test_there_are_five_assignments_with_tasks_and_distinct_student_files():
 def test_release_writes_the_starter_the_public_tests_and_the_support_files_only(released):
     for assignment in ASSIGNMENTS:
         publics = [f"tests/public/{p.name}" for p in assignment.test_files("public")]
-        expected = sorted(["README.md", "conftest.py", "pytest.ini", assignment.student_file.name, *publics])
+        helpers = ["tests/helpers.py"] if assignment.test_helpers is not None else []
+        expected = sorted(["README.md", "checks.py", "conftest.py", "pytest.ini", assignment.student_file.name,
+                           *publics, *helpers])
         assert files_under(released / assignment.name) == expected
+
+
+def test_every_assignment_shares_its_test_helpers_and_every_folder_gets_the_same_checks(released):
+    for assignment in ASSIGNMENTS:
+        assert assignment.test_helpers is not None, f"{assignment.name}: its tests share no tests/helpers.py"
+        folder = released / assignment.name
+        assert (folder / "tests" / "helpers.py").read_text() == assignment.test_helpers.read_text()
+        assert (folder / "checks.py").read_text() == (catalog.ROOT / "shared_checks.py").read_text()
 
 
 def test_release_is_deterministic(released, tmp_path):
@@ -67,6 +91,8 @@ def test_no_solution_line_survives_release(released):
         assert not survivors, f"{assignment.name}: solution lines in the released starter: {survivors}"
         for hidden in assignment.test_files("hidden"):
             assert not list(released.rglob(hidden.name)), f"the hidden test {hidden.name} was released"
+            leaked = [name for name in defined_tests(hidden) if name in everything]
+            assert not leaked, f"{assignment.name}: hidden tests named in the released files: {leaked}"
 
 
 def test_each_task_becomes_a_not_implemented_error_under_its_hint(released):
@@ -93,11 +119,20 @@ def test_release_refuses_to_overwrite_without_force_and_never_targets_the_soluti
     assert (copy / ASSIGNMENTS[0].student_file.name).read_text() == ASSIGNMENTS[0].student_file.read_text()
 
 
+def test_pytest_in_each_released_folder_collects_exactly_its_public_tests(released):
+    # checks.py and tests/helpers.py import there, and helpers.py is not collected as a test module
+    for assignment in ASSIGNMENTS:
+        run = run_pytest(released / assignment.name, "--collect-only", "-q")
+        assert run.returncode == 0, f"{assignment.name}:\n{run.stdout}{run.stderr}"
+        collected = {line for line in run.stdout.splitlines() if "::" in line}
+        public = {f"tests/public/{path.name}::{name}" for path in assignment.test_files("public")
+                  for name in defined_tests(path)}
+        assert collected == public, assignment.name
+
+
 def test_a_student_runs_one_task_with_strict_markers_and_sees_their_own_line(released):
     folder = released / "a1_backward"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-m", "task1_1", "-p", "no:cacheprovider"],
-                         cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False)
+    run = run_pytest(folder, "-m", "task1_1")
     assert run.returncode == 1, run.stdout + run.stderr  # tests failed; 2 or 4 would be a usage or marker error
     assert "--strict-markers" in (folder / "pytest.ini").read_text()
     assert "2 failed, 8 deselected" in run.stdout

@@ -2,50 +2,11 @@
 
 import numpy as np
 import pytest
+from checks import check_close
+from helpers import gradients, random, raw_backward
 
 import minigrad as mg
 from minigrad.ops import unbroadcast as engine_unbroadcast
-
-RTOL, ATOL = 1e-7, 1e-10
-
-
-def random(*shape, seed=0, scale=1.0):
-    return scale * np.random.default_rng(seed).standard_normal(shape)
-
-
-def gradients(fn, *arrays, seed=0):
-    """dL/d(each input) of L = sum(w * fn(inputs)) for fixed random weights w, through the tape."""
-    inputs = [mg.tensor(a, requires_grad=True) for a in arrays]
-    with mg.Tape():
-        out = fn(*inputs)
-        weights = np.random.default_rng(seed).standard_normal(out.shape)
-        (out * weights).sum().backward()
-    return [x.grad for x in inputs]
-
-
-def raw_backward(op, *arrays, seed=1, **params):
-    """(what op.backward returns for a random dL/d(output), that dL/d(output)): the backward, called directly."""
-    out = op.apply(*(mg.tensor(a, requires_grad=True) for a in arrays), **params)
-    grad = np.random.default_rng(seed).standard_normal(out.shape)
-    return op.backward(out.node, grad), grad
-
-
-def check_close(got, want, what, rtol=RTOL, atol=ATOL):
-    """Fail, naming ``what`` and its worst element on the first line, unless ``got`` matches ``want``."""
-    try:
-        got = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        raise AssertionError(f"{what}: got {type(got).__name__}, expected an array of shape {np.shape(want)}") from None
-    want = np.asarray(want, dtype=float)
-    if got.shape != want.shape:
-        raise AssertionError(f"{what}: shape {got.shape}, expected {want.shape}")
-    if not np.allclose(got, want, rtol=rtol, atol=atol):
-        gap = np.where(np.isnan(got), np.inf, np.abs(got - want))
-        worst = np.unravel_index(np.argmax(gap), gap.shape)
-        raise AssertionError(
-            f"{what}: off by up to {gap[worst]:.3g} (at {tuple(int(i) for i in worst)}: "
-            f"{got[worst]:.6g}, expected {want[worst]:.6g})"
-        )
 
 
 @pytest.mark.task1_1

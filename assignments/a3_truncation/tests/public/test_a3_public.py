@@ -6,47 +6,11 @@ hand-derived ``rnn.manual.elman_bptt``), and memory bounded: the tape a run
 over 2,000 steps holds at its peak is the size of the one over 200 steps.
 """
 
-import numpy as np
 import pytest
+from helpers import check_close, check_updates, problem
 
 import minigrad as mg
 import rnn
-
-RTOL, ATOL = 1e-9, 1e-12
-
-
-def problem(T, batch=None, n_in=3, n=4, n_out=2, seed=0):
-    """An Elman RNN and random data of T steps."""
-    model = rnn.ElmanRNN(n_in, n, n_out, seed=seed)
-    rng = np.random.default_rng(seed + 100)
-    lead = (T,) if batch is None else (T, batch)
-    return model, rng.standard_normal(lead + (n_in,)), rng.standard_normal(lead + (n_out,))
-
-
-def check_close(got, want, what, rtol=RTOL, atol=ATOL):
-    """Fail, naming ``what`` and its worst element on the first line, unless ``got`` matches ``want``."""
-    try:
-        got = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        raise AssertionError(f"{what}: got {type(got).__name__}, expected an array of shape {np.shape(want)}") from None
-    want = np.asarray(want, dtype=float)
-    if got.shape != want.shape:
-        raise AssertionError(f"{what}: shape {got.shape}, expected {want.shape}")
-    if not np.allclose(got, want, rtol=rtol, atol=atol):
-        gap = np.where(np.isnan(got), np.inf, np.abs(got - want))
-        worst = np.unravel_index(np.argmax(gap), gap.shape)
-        raise AssertionError(
-            f"{what}: off by up to {gap[worst]:.3g} (at {tuple(int(i) for i in worst)}: "
-            f"{got[worst]:.6g}, expected {want[worst]:.6g})"
-        )
-
-
-def check_updates(got, want, what):
-    assert len(got) == len(want), f"{what}: {len(got)} updates, expected {len(want)}"
-    for i, (mine, theirs) in enumerate(zip(got, want)):
-        assert set(mine) == set(theirs), f"{what}, update {i}: parameters {sorted(mine)}, expected {sorted(theirs)}"
-        for name in theirs:
-            check_close(mine[name], theirs[name], f"{what}, update {i}, dL/d{name}")
 
 
 def loop_peak_nodes(student, T, k1, k2, batch=None):

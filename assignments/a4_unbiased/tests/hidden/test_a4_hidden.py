@@ -4,42 +4,9 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import check_unbiased, problem, samples_of, total_variance
 
 import rnn
-
-
-def problem(T=12, n=4, batch=2, seed=20):
-    """An Elman RNN, random data of T steps, and its exact (full BPTT) gradient."""
-    model = rnn.ElmanRNN(2, n, 1, seed=seed)
-    rng = np.random.default_rng(seed + 1)
-    lead = (T,) if batch is None else (T, batch)
-    xs, ys = rng.standard_normal(lead + (2,)), rng.standard_normal(lead + (1,))
-    return model, xs, ys, rnn.gradients(model, xs, ys, rnn.Full())[0]
-
-
-def samples_of(model, xs, ys, strategy, n):
-    """n single-update gradient estimates, stacked per parameter."""
-    estimates = [rnn.gradients(model, xs, ys, strategy)[0] for _ in range(n)]
-    return {name: np.stack([e[name] for e in estimates]) for name in estimates[0]}
-
-
-def check_unbiased(samples, exact, what, n_se=4.0, atol=1e-10):
-    """Fail, naming the worst entry, unless each sample mean is within n_se standard errors (+ atol) of ``exact``."""
-    for name, values in samples.items():
-        mean = values.mean(axis=0)
-        se = values.std(axis=0, ddof=1) / np.sqrt(len(values))
-        excess = np.abs(mean - exact[name]) - (n_se * se + atol)
-        if np.any(excess > 0):
-            worst = np.unravel_index(np.argmax(excess), excess.shape)
-            raise AssertionError(
-                f"{what}: the mean of dL/d{name}{[int(i) for i in worst]} over {len(values)} samples is {mean[worst]:.6g}, "
-                f"but the exact gradient is {exact[name][worst]:.6g}: {abs(mean[worst] - exact[name][worst]):.3g} "
-                f"apart, more than {n_se:g} standard errors ({se[worst]:.3g} each); is the estimate biased?"
-            )
-
-
-def total_variance(samples):
-    return float(sum(values.var(axis=0, ddof=1).sum() for values in samples.values()))
 
 
 class Uncompensated(rnn.Strategy):
@@ -56,7 +23,7 @@ class Uncompensated(rnn.Strategy):
 @pytest.mark.task4_1
 @pytest.mark.points(3)
 def test_the_estimate_is_unbiased_on_a_batch_with_another_p(student):
-    model, xs, ys, exact = problem()
+    model, xs, ys, exact = problem(T=12, n=4, batch=2, seed=20)
     samples = samples_of(model, xs, ys, student.Randomized(0.7, seed=21), 300)
     check_unbiased(samples, exact, "Randomized(p=0.7) on a batch of 2, 300 samples")
 
@@ -64,7 +31,7 @@ def test_the_estimate_is_unbiased_on_a_batch_with_another_p(student):
 @pytest.mark.task4_1
 @pytest.mark.points(1)
 def test_the_variance_falls_as_p_grows_on_a_batch(student):
-    model, xs, ys, _ = problem(T=9, seed=22)
+    model, xs, ys, _ = problem(T=9, n=4, batch=2, seed=22)
     variances = [total_variance(samples_of(model, xs, ys, student.Randomized(p, seed=23), 80))
                  for p in (0.3, 0.6, 0.9)]
     assert all(a > b for a, b in itertools.pairwise(variances)), (
@@ -95,7 +62,7 @@ def test_standard_error_of_two_samples(student):
 @pytest.mark.task4_3
 @pytest.mark.points(3)
 def test_variance_by_p_on_a_batch_matches_and_falls(student):
-    model, xs, ys, _ = problem(T=9, seed=26)
+    model, xs, ys, _ = problem(T=9, n=4, batch=2, seed=26)
     ps = [0.3, 0.6, 0.9]
     got = student.variance_by_p(model, xs, ys, ps, n_samples=40, seed=27)
     want = [total_variance(samples_of(model, xs, ys, rnn.Randomized(p, seed=27), 40)) for p in ps]

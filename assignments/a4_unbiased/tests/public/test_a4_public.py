@@ -11,42 +11,9 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import check_unbiased, problem, samples_of, total_variance
 
 import rnn
-
-
-def problem(T=10, n=3, batch=None, seed=0):
-    """An Elman RNN, random data of T steps, and its exact (full BPTT) gradient."""
-    model = rnn.ElmanRNN(2, n, 1, seed=seed)
-    rng = np.random.default_rng(seed + 1)
-    lead = (T,) if batch is None else (T, batch)
-    xs, ys = rng.standard_normal(lead + (2,)), rng.standard_normal(lead + (1,))
-    return model, xs, ys, rnn.gradients(model, xs, ys, rnn.Full())[0]
-
-
-def samples_of(model, xs, ys, strategy, n):
-    """n single-update gradient estimates, stacked per parameter."""
-    estimates = [rnn.gradients(model, xs, ys, strategy)[0] for _ in range(n)]
-    return {name: np.stack([e[name] for e in estimates]) for name in estimates[0]}
-
-
-def check_unbiased(samples, exact, what, n_se=4.0, atol=1e-10):
-    """Fail, naming the worst entry, unless each sample mean is within n_se standard errors (+ atol) of ``exact``."""
-    for name, values in samples.items():
-        mean = values.mean(axis=0)
-        se = values.std(axis=0, ddof=1) / np.sqrt(len(values))
-        excess = np.abs(mean - exact[name]) - (n_se * se + atol)
-        if np.any(excess > 0):
-            worst = np.unravel_index(np.argmax(excess), excess.shape)
-            raise AssertionError(
-                f"{what}: the mean of dL/d{name}{[int(i) for i in worst]} over {len(values)} samples is {mean[worst]:.6g}, "
-                f"but the exact gradient is {exact[name][worst]:.6g}: {abs(mean[worst] - exact[name][worst]):.3g} "
-                f"apart, more than {n_se:g} standard errors ({se[worst]:.3g} each); is the estimate biased?"
-            )
-
-
-def total_variance(samples):
-    return float(sum(values.var(axis=0, ddof=1).sum() for values in samples.values()))
 
 
 @pytest.mark.task4_1

@@ -2,69 +2,11 @@
 
 import numpy as np
 import pytest
+from checks import check_close
+from helpers import check_updates, kernel_gate_backward, lstm_inputs, sequence, step_values
 
 import minigrad as mg
 import rnn
-from rnn.gated import lstm_backward, lstm_forward
-
-RTOL, ATOL = 1e-7, 1e-10
-
-
-def check_close(got, want, what, rtol=RTOL, atol=ATOL):
-    """Fail, naming ``what`` and its worst element on the first line, unless ``got`` matches ``want``."""
-    try:
-        got = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        raise AssertionError(f"{what}: got {type(got).__name__}, expected an array of shape {np.shape(want)}") from None
-    want = np.asarray(want, dtype=float)
-    if got.shape != want.shape:
-        raise AssertionError(f"{what}: shape {got.shape}, expected {want.shape}")
-    if not np.allclose(got, want, rtol=rtol, atol=atol):
-        gap = np.where(np.isnan(got), np.inf, np.abs(got - want))
-        worst = np.unravel_index(np.argmax(gap), gap.shape)
-        raise AssertionError(
-            f"{what}: off by up to {gap[worst]:.3g} (at {tuple(int(i) for i in worst)}: "
-            f"{got[worst]:.6g}, expected {want[worst]:.6g})"
-        )
-
-
-def step_values(pre, c_prev):
-    """(gates, h, c) of one step from pre-activations (rows, 4n) and c_prev (rows, n), by the engine's kernel."""
-    gates = np.empty_like(pre)
-    hc = np.empty((len(pre), 2 * c_prev.shape[1]))
-    lstm_forward(np.ascontiguousarray(pre), np.ascontiguousarray(c_prev), gates, hc)
-    n = c_prev.shape[1]
-    return gates, hc[:, :n], hc[:, n:]
-
-
-def kernel_gate_backward(grad_h, grad_c, gates, c, c_prev):
-    """The engine's element-wise LSTM backward (the numba kernel), with gate_backward's signature."""
-    h = gates[:, 3 * c.shape[1]:] * np.tanh(c)
-    grad = np.ascontiguousarray(np.concatenate([grad_h, grad_c], axis=1))
-    hc = np.ascontiguousarray(np.concatenate([h, c], axis=1))
-    dpre, dc_prev = np.empty_like(gates), np.empty_like(c)
-    lstm_backward(grad, np.ascontiguousarray(gates), hc, np.ascontiguousarray(c_prev), dpre, dc_prev)
-    return dpre, dc_prev
-
-
-def lstm_inputs(n_in=2, n=3, lead_x=(), lead_h=(), lead_c=(), seed=0):
-    """Random W, U, b, h_prev, c_prev, x as tensors that require grad."""
-    rng = np.random.default_rng(seed)
-    shapes = [(4 * n, n_in), (4 * n, n), (4 * n,), lead_h + (n,), lead_c + (n,), lead_x + (n_in,)]
-    return [mg.tensor(0.5 * rng.standard_normal(s), requires_grad=True) for s in shapes]
-
-
-def sequence(T, batch=None, n_in=2, n_out=2, seed=0):
-    rng = np.random.default_rng(seed)
-    lead = (T,) if batch is None else (T, batch)
-    return rng.standard_normal(lead + (n_in,)), rng.standard_normal(lead + (n_out,))
-
-
-def check_updates(got, want, what):
-    assert len(got) == len(want), f"{what}: {len(got)} updates, expected {len(want)}"
-    for i, (mine, theirs) in enumerate(zip(got, want)):
-        for name in theirs:
-            check_close(mine[name], theirs[name], f"{what}, update {i}, dL/d{name}")
 
 
 @pytest.mark.task5_1
