@@ -28,6 +28,7 @@ from .references import step_hoisted, step_loop
 REFERENCE = "numpy loop"
 HOISTED = "numpy hoisted"
 FUSED = "minigrad fused"
+FUSED_INDICES = "minigrad fused, indices"
 OP_LEVEL = "minigrad op-level"
 NN_RNN = "torch nn.RNN"
 
@@ -50,15 +51,18 @@ class ReferenceTrainer:
 
 
 class MinigradTrainer:
-    """``rnn.ElmanRNN`` (fused or op-level cell) trained by ``rnn.fit`` with Full BPTT and SGD."""
+    """``rnn.ElmanRNN`` (fused or op-level cell) trained by ``rnn.fit`` with Full BPTT and SGD,
+    on the one-hot inputs or (``indices``) on the characters' indices, the same model."""
 
-    def __init__(self, problem: Problem, fused: bool):
+    def __init__(self, problem: Problem, fused: bool, indices: bool = False):
         config = problem.config
         self.model = rnn.ElmanRNN(config.vocab, config.hidden, config.vocab, f="tanh", g="identity", seed=0,
                                   fused=fused, dtype=problem.dtype)
         self.model.load_state_dict(problem.weights)
         self.optimizer = mg.optim.SGD(self.model.parameters(), lr=problem.lr)
-        self.xs, self.ys = problem.xs, problem.ys
+        # indices: each one-hot x_t given by its position, so B x_t is a column lookup
+        self.xs = problem.xs.argmax(axis=-1) if indices else problem.xs
+        self.ys = problem.ys
 
     def gradients(self) -> dict:
         """The one update of Full BPTT, from ``rnn.gradients`` (the model does not change)."""
@@ -90,10 +94,12 @@ def torch_available() -> bool:
 
 
 def implementations(use_torch: bool = True) -> list[Implementation]:
-    """minigrad fused and op-level, the numpy loop and hoisted references, the numba recurrence,
+    """minigrad fused (on one-hot inputs and on indices) and op-level, the numpy loop and hoisted
+    references, the numba recurrence,
     and torch's eager loop and nn.RNN when ``use_torch`` and torch is installed."""
     found = [
         Implementation(FUSED, "minigrad", lambda p: MinigradTrainer(p, fused=True)),
+        Implementation(FUSED_INDICES, "minigrad", lambda p: MinigradTrainer(p, fused=True, indices=True)),
         Implementation(OP_LEVEL, "minigrad", lambda p: MinigradTrainer(p, fused=False)),
         Implementation(REFERENCE, "reference", lambda p: ReferenceTrainer(step_loop, p)),
         Implementation(HOISTED, "reference", lambda p: ReferenceTrainer(step_hoisted, p)),

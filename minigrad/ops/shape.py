@@ -5,6 +5,7 @@ to where each value came from."""
 import numpy as np
 
 from ..errors import DtypeError, ShapeError
+from ..kernels import scatter_add_rows
 from .base import Function, check_axis
 
 
@@ -87,6 +88,40 @@ class GetItem(Function):
         return (out,)
 
 
+class TakeRows(Function):
+    """z = W[index] for an integer array ``index``: the rows of a matrix W it names, shape
+    index.shape + (W.shape[1],).  An embedding lookup, or B x for one-hot inputs x given
+    by their indices (then the rows of B^T).
+
+    dL/dW[i] = the sum of dL/dz over every place where index == i (a numba scatter:
+    no full-size temporary per row, and ten times faster than np.add.at).
+    """
+
+    name = "take_rows"
+
+    @classmethod
+    def check(cls, W, index):
+        if W.ndim != 2:
+            raise ShapeError(f"take_rows: W must be a matrix (rows to take), got shape {W.shape}")
+        if index.size and (index.min() < 0 or index.max() >= W.shape[0]):
+            bad = index[(index < 0) | (index >= W.shape[0])].flat[0]
+            raise ValueError(f"take_rows: index {bad} is out of range for W with {W.shape[0]} rows")
+
+    @staticmethod
+    def forward(ctx, W, index):
+        ctx.meta = index
+        return np.ascontiguousarray(W)[index]  # a transposed W (B^T) would be read column by column
+
+    @staticmethod
+    def backward(ctx, grad):
+        index = ctx.meta
+        W = ctx.inputs[0]
+        out = np.zeros(W.shape, dtype=grad.dtype)
+        scatter_add_rows(out, np.ascontiguousarray(index).reshape(-1),
+                         np.ascontiguousarray(grad).reshape(-1, W.shape[1]))
+        return (out,)
+
+
 def _check_joinable(op, tensors, axis, same_shape):
     if not tensors:
         raise ShapeError(f"{op}: needs at least one tensor")
@@ -158,6 +193,14 @@ def getitem(a, index):
     if isinstance(index, np.ndarray) and index.dtype.kind == "f":
         raise DtypeError(f"getitem: index arrays must hold integers or booleans, got {index.dtype}")
     return GetItem.apply(a, index=index)
+
+
+def take_rows(W, index):
+    """W[index] for an integer array ``index`` (see TakeRows)."""
+    index = np.asarray(index)
+    if index.dtype.kind not in "iu":
+        raise DtypeError(f"take_rows: index must hold integers, got {index.dtype}")
+    return TakeRows.apply(W, index=index.astype(np.int64, copy=False))
 
 
 def concat(tensors, axis=0):

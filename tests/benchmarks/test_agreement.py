@@ -5,7 +5,15 @@ import pytest
 
 from benchmarks.agreement import compare_gradients, relative_error
 from benchmarks.configs import Config
-from benchmarks.implementations import FUSED, OP_LEVEL, REFERENCE, Implementation, ReferenceTrainer, implementations
+from benchmarks.implementations import (
+    FUSED,
+    FUSED_INDICES,
+    OP_LEVEL,
+    REFERENCE,
+    Implementation,
+    ReferenceTrainer,
+    implementations,
+)
 from benchmarks.references import sgd, softmax_cross_entropy, step_loop
 from benchmarks.speed import benchmark_config
 from benchmarks.timing import TimingPlan
@@ -82,12 +90,12 @@ def test_agreeing_implementations_are_all_timed_with_minigrad_within_float32_tol
     result = benchmark_config(TINY, implementations(use_torch=False), ONE_STEP, log=lambda message: None)
     assert result.refused == []
     assert result.get(REFERENCE).gradient_error == 0.0
-    for name in (FUSED, OP_LEVEL):
+    for name in (FUSED, FUSED_INDICES, OP_LEVEL):
         assert result.get(name).gradient_error < 1e-5
     numba = result.get("numba recurrence")
     assert numba.median_s is None and numba.note.startswith("not run")  # batch 2: not applicable
     timed = [m for m in result.measurements if m.median_s is not None]
-    assert len(timed) == 4 and all(m.steps == 1 and m.median_s > 0 for m in timed)
+    assert len(timed) == 5 and all(m.steps == 1 and m.median_s > 0 for m in timed)
     assert result.fastest_reference().kind == "reference"
 
 

@@ -281,6 +281,11 @@ OPS: tuple[OpRow, ...] = (
         Case(((6,),), {"index": 2}, label="1d-int"),
         Case(((4, 5, 3),), label="operator", fn=lambda a: a[1:, ::-2, [0, 0]]),
     )),
+    OpRow("take_rows", ops.take_rows, (
+        Case(((5, 3),), {"index": np.array([0, 4, 4, 1])}, label="repeats"),
+        Case(((5, 3),), {"index": np.array([[0, 4], [4, 1], [2, 2]])}, label="2d-index"),
+        Case(((4, 2),), {"index": np.array([3])}, label="single"),
+    )),
     OpRow("concat", lambda *ts, **kw: ops.concat(ts, **kw), (
         Case(((2, 3), (4, 3)), {"axis": 0}),
         Case(((2, 3), (2, 1), (2, 2)), {"axis": 1}),

@@ -43,6 +43,9 @@ def t(*shape):
     (lambda: mg.tensor([1 + 2j]), DtypeError, r"tensor: cannot make a differentiable tensor from complex128"),
     (lambda: mg.tensor([1.0], dtype=np.float16), DtypeError, r"tensor: dtype must be float64 or float32, got float16"),
     (lambda: t(2) + "x", DtypeError, r"add: cannot use a str as a tensor"),
+    (lambda: mg.ops.take_rows(t(4, 3), np.array([0, 4])), ValueError, r"take_rows: index 4 is out of range for W with 4 rows"),
+    (lambda: mg.ops.take_rows(t(4, 3), np.array([0.0])), DtypeError, r"take_rows: index must hold integers, got float64"),
+    (lambda: mg.ops.take_rows(t(4), np.array([0])), ShapeError, r"take_rows: W must be a matrix \(rows to take\), got shape \(4,\)"),
     (lambda: mg.tensor([1.0]).backward(), RuntimeError, r"backward: this tensor does not require grad"),
     (lambda: (t(2) * 2.0).backward(grad=np.ones(3)), ShapeError, r"backward: grad has shape \(3,\) but the tensor has shape \(2,\)"),
 ])

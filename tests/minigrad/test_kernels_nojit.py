@@ -31,6 +31,7 @@ KERNEL_NAMES = (
     "rnn_step_delta",
     "elman_scan_forward",
     "elman_scan_backward",
+    "scatter_add_rows",
 )
 
 
@@ -99,6 +100,11 @@ def run_kernels(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         kernels.elman_scan_backward(A, states, inputs["opt_grads"][:, 6:12].reshape(4, 2, 3), factors, code,
                                     deltas, carried)
         out[f"scan_states_{name}"], out[f"scan_deltas_{name}"], out[f"scan_dh0_{name}"] = states, deltas, carried
+
+    rows, index = inputs["opt_grads"][:, :5], np.array([2, 0, 2, 2])  # row 2 read three times
+    scattered = np.zeros((3, 5))
+    kernels.scatter_add_rows(scattered, index, rows)
+    out["scatter_add_rows"] = scattered
     return out
 
 
@@ -174,6 +180,9 @@ def test_kernel_outputs_are_right():
     np.testing.assert_allclose(out["act_backward_sigmoid"], grad * s * (1 - s), rtol=1e-12, atol=1e-300)
     np.testing.assert_array_equal(out["act_backward_relu"], np.where(z > 0, grad, 0.0))
     np.testing.assert_array_equal(out["act_backward_identity"], grad)
+    expected = np.zeros((3, 5))
+    np.add.at(expected, np.array([2, 0, 2, 2]), inputs["opt_grads"][:, :5])
+    np.testing.assert_allclose(out["scatter_add_rows"], expected, rtol=1e-15)
     for name in kernels.ACTIVATION_CODES:  # the scan's step delta: (grad + carried) * f'(.), f' via the output
         slope = out[f"act_backward_{name}"] / np.where(grad == 0, 1, grad)
         np.testing.assert_allclose(out[f"step_delta_{name}_float64"], (grad + grad[::-1]) * slope, rtol=1e-12, atol=1e-15)
