@@ -34,6 +34,7 @@ import numpy as np
 import minigrad as mg
 from minigrad.tensor import Tensor
 
+from .cells import holds_indices
 from .truncation import CUT, PASS, Plan, Strategy
 
 HIDDEN_MODES = ("carry", "reset")
@@ -101,7 +102,7 @@ def _check_inputs(model, xs, ys, loss):
     if len(ys) != len(xs):
         raise ValueError(f"xs and ys must have the same number of steps, got T={len(xs)} and {len(ys)}")
     n_in = getattr(model, "n_in", None)
-    if _holds_indices(xs):
+    if holds_indices(xs):
         if not getattr(model, "takes_indices", False):
             raise ValueError(
                 f"xs holds integers (token indices), which {type(model).__name__} does not take: pass feature "
@@ -117,14 +118,9 @@ def _check_inputs(model, xs, ys, loss):
     return xs, ys
 
 
-def _holds_indices(xs: np.ndarray) -> bool:
-    """Integer inputs are token indices (one-hot vectors given by their position), not features."""
-    return xs.dtype.kind in "iu"
-
-
 def _batch_of(xs: np.ndarray):
     """The batch size, or None for one sequence: features (T, [batch,] n_in) or indices (T, [batch])."""
-    batched_ndim = 2 if _holds_indices(xs) else 3
+    batched_ndim = 2 if holds_indices(xs) else 3
     return xs.shape[1] if xs.ndim >= batched_ndim else None
 
 

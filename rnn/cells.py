@@ -55,7 +55,7 @@ def activation(role: str, name: str):
     return ACTIVATIONS[name]
 
 
-def _holds_indices(x) -> bool:
+def holds_indices(x) -> bool:
     """Integer inputs (an array, or one step's index) are token indices, not features."""
     return not isinstance(x, mg.Tensor) and np.asarray(x).dtype.kind in "iu"
 
@@ -102,7 +102,7 @@ class ElmanRNN(Module):
 
     def step(self, x, h):
         A, B, C = self.weights()
-        if _holds_indices(x):  # one step at a time, the one-hot vector costs little
+        if holds_indices(x):  # one step at a time, the one-hot vector costs little
             x = np.eye(self.n_in, dtype=self.dtype)[x]
         if self.fused:
             extra = (self.b_h,) if self.bias else ()
@@ -131,7 +131,7 @@ class ElmanRNN(Module):
         each step's incoming edge) and C h_t for every step as one product.
         """
         A, B, C = self.weights()
-        projected = mg.ops.take_rows(B.T, xs) if _holds_indices(xs) else mg.matvec(B, xs)
+        projected = mg.ops.take_rows(B.T, xs) if holds_indices(xs) else mg.matvec(B, xs)
         if self.bias:
             projected = projected + self.b_h
         states = ElmanScan.apply(A, projected, h, factors=factors, code=ACTIVATION_CODES[self.f_name])
