@@ -34,8 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     rel = commands.add_parser(
         "release", help="write the student version (starter code, public tests, README)",
         description="Write OUT/<assignment>/ for each assignment: the module with every solution region replaced "
-                    "by raise NotImplementedError(\"<task>\"), the README, the public tests, pytest.ini and "
-                    "conftest.py. Hidden tests are left out. The output is the same every time.",
+                    "by raise NotImplementedError(\"<task>\"), the README, the public tests and their helpers, "
+                    "pytest.ini, conftest.py and checks.py. Hidden tests are left out. The output is the same "
+                    "every time.",
     )
     rel.add_argument("out", type=Path, metavar="OUT", help="folder to write the released assignments into")
     rel.add_argument("--assignment", "-a", type=int, action="append", metavar="N",
