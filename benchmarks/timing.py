@@ -8,6 +8,8 @@ to take the better one as the machine's peak.
 
 from __future__ import annotations
 
+import gc
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -21,12 +23,16 @@ class TimingPlan:
 
     When ``repeats`` rounds would take longer than ``budget_s`` (judged by the
     last warm-up calls), fewer are timed, never fewer than ``min_repeats``.
+    A step faster than ``burst_s`` is timed as a burst of back-to-back calls
+    lasting about that long, and the burst's time divided by its calls is
+    the round's figure.
     """
 
     warmup: int = 3
     repeats: int = 20
     min_repeats: int = 5
     budget_s: float = 120.0
+    burst_s: float = 0.002
 
     def __post_init__(self):
         if self.warmup < 1 or self.min_repeats < 1 or self.repeats < self.min_repeats:
@@ -35,7 +41,7 @@ class TimingPlan:
 
 @dataclass(frozen=True)
 class Timing:
-    """The median of ``steps`` timed calls, in seconds."""
+    """The median over ``steps`` timed rounds of the time per call, in seconds."""
 
     median_s: float
     steps: int
@@ -51,16 +57,37 @@ def time_interleaved(steps: dict, plan: TimingPlan) -> dict:
     """{name: Timing} for each of ``steps`` ({name: callable}), timed in interleaved rounds.
 
     After ``plan.warmup`` untimed calls of each, every round calls each step
-    twice in a row and times the second call: the timed call meets warm caches,
-    as in a training loop, and a change in the machine's load during the run
-    (it is shared) hits every implementation alike.  Every step gets the same
-    number of rounds.
+    once untimed, then times the calls that follow it: one call, or for a
+    step faster than ``plan.burst_s`` a burst of calls lasting about that
+    long.  The timed calls meet warm caches, as in a training loop (a single
+    0.2 ms call right after another implementation ran measured that
+    implementation's cache misses as much as its own work), and a change in
+    the machine's load during the run (it is shared) hits every
+    implementation alike.  Every step gets the same number of rounds.
+
+    Python's cyclic garbage collector is off while steps run (after one full
+    collection), as in ``timeit``: it starts on allocation counts, so its
+    pauses would land on whichever step happens to cross the threshold, not
+    on the one that made the garbage.  Reference counting still frees
+    everything a step drops, so memory does not grow.
     """
+    gc.collect()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _rounds(steps, plan)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _rounds(steps: dict, plan: TimingPlan) -> dict:
     last = {}
     for name, step in steps.items():
         for _ in range(plan.warmup):
             last[name] = _timed(step)
-    round_cost = 2 * sum(last.values())
+    burst = {name: max(1, math.ceil(plan.burst_s / max(cost, 1e-9))) for name, cost in last.items()}
+    round_cost = sum((1 + burst[name]) * cost for name, cost in last.items())
     repeats = plan.repeats
     if round_cost * repeats > plan.budget_s:
         repeats = max(plan.min_repeats, int(plan.budget_s / round_cost))
@@ -68,8 +95,16 @@ def time_interleaved(steps: dict, plan: TimingPlan) -> dict:
     for _ in range(repeats):
         for name, step in steps.items():
             step()
-            times[name].append(_timed(step))
+            times[name].append(_timed_burst(step, burst[name]))
     return {name: Timing(statistics.median(t), repeats) for name, t in times.items()}
+
+
+def _timed_burst(step, calls: int) -> float:
+    """The time of ``calls`` back-to-back calls, per call."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        step()
+    return (time.perf_counter() - start) / calls
 
 
 @dataclass(frozen=True)

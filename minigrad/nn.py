@@ -274,10 +274,10 @@ class Embedding(Module):
         indices = np.asarray(indices)
         if indices.dtype.kind not in "iu":
             raise DtypeError(f"Embedding: indices must be integers, got dtype {indices.dtype}")
-        bad = indices[(indices < 0) | (indices >= self.n_embeddings)]
-        if bad.size:
+        bad = ops.base.out_of_range(indices, 0, self.n_embeddings)
+        if bad is not None:
             raise ValueError(
-                f"Embedding: index {bad.flat[0]} is out of range for a table of "
+                f"Embedding: index {bad} is out of range for a table of "
                 f"{self.n_embeddings} embeddings (valid: 0 to {self.n_embeddings - 1})"
             )
         return indices

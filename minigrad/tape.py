@@ -162,7 +162,10 @@ class Tape:
     def saved_bytes(self) -> int:
         """Bytes of the arrays that live nodes saved for backward, each array counted once."""
         seen, total = set(), 0
-        for node in self.nodes():
+        for entry in self._entries:
+            node = entry()
+            if node is None or node.freed:
+                continue
             for a in node.saved:
                 if isinstance(a, np.ndarray) and id(a) not in seen:
                     seen.add(id(a))

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import minigrad as mg
+from minigrad.ops.base import out_of_range
 from minigrad.tensor import Tensor
 
 from .cells import holds_indices
@@ -108,7 +109,7 @@ def _check_inputs(model, xs, ys, loss):
                 f"xs holds integers (token indices), which {type(model).__name__} does not take: pass feature "
                 "vectors, xs of shape (T, n_in) or (T, batch, n_in) as floats (ElmanRNN and LinearRNN take indices)"
             )
-        if n_in is not None and xs.size and (xs.min() < 0 or xs.max() >= n_in):
+        if n_in is not None and out_of_range(xs, 0, n_in) is not None:
             raise ValueError(f"xs holds token indices, which must lie in [0, n_in) = [0, {n_in}); "
                              f"got values from {xs.min()} to {xs.max()}")
     elif n_in is not None and (xs.ndim < 2 or xs.shape[-1] != n_in):

@@ -94,8 +94,8 @@ def _activate_in_place(z: np.ndarray, code: int) -> None:
 SMALL_STEP = 1 << 15
 
 
-def _is_small(states: np.ndarray, A: np.ndarray) -> bool:
-    return states[0].size * A.shape[0] <= SMALL_STEP
+def _is_small(path: np.ndarray, A: np.ndarray) -> bool:
+    return path[0].size * A.shape[0] <= SMALL_STEP
 
 
 def _by_rows(a: np.ndarray, dtype) -> np.ndarray:
@@ -117,6 +117,8 @@ class ElmanScan(Function):
         dL/dh_{t-1} += factor_t * delta_t A     (0: cut, nothing flows)
         dL/dA       = sum_t delta_t^T h_{t-1}   (one product over the stacked segment)
 
+    The states live in one buffer, the *path* h_0, h_1..h_L: the output is its
+    view path[1:], and dL/dA multiplies the deltas by the view path[:-1].
     Small recurrences run as one numba loop each way (``minigrad.kernels``),
     larger ones as one BLAS product per step; both compute the same sums.
     """
@@ -125,58 +127,55 @@ class ElmanScan(Function):
 
     @staticmethod
     def forward(ctx, A, p, h0, *, factors, code):
-        states = np.empty(p.shape, dtype=np.result_type(A, p))
-        h0 = np.broadcast_to(h0, p.shape[1:])
-        if _is_small(states, A):
-            elman_scan_forward(np.ascontiguousarray(A.T, dtype=states.dtype), _by_rows(p, states.dtype),
-                               _by_rows(h0[None], states.dtype)[0], code, _by_rows(states, states.dtype))
+        path = np.empty((p.shape[0] + 1,) + p.shape[1:], dtype=np.result_type(A, p))
+        path[0] = h0
+        if _is_small(path, A):
+            elman_scan_forward(np.ascontiguousarray(A.T, dtype=path.dtype), _by_rows(p, path.dtype), code,
+                               _by_rows(path, path.dtype))
         else:
-            _forward_by_steps(A, p, h0, code, states)
-        ctx.save(A, h0, states)
+            _forward_by_steps(A, p, code, path)
+        ctx.save(A, path)
         ctx.meta = (tuple(factors), code)
-        return states
+        return path[1:]
 
     @staticmethod
     def backward(ctx, grad):
-        A, h0, states = ctx.saved
+        A, path = ctx.saved
         factors, code = ctx.meta
-        grad = np.ascontiguousarray(grad, dtype=states.dtype)
-        deltas = np.empty_like(states)
-        if _is_small(states, A):
-            carried = np.zeros(_by_rows(h0[None], states.dtype)[0].shape, dtype=states.dtype)
-            elman_scan_backward(np.ascontiguousarray(A, dtype=states.dtype), _by_rows(states, states.dtype),
-                                _by_rows(grad, states.dtype), np.asarray(factors, dtype=states.dtype), code,
-                                _by_rows(deltas, states.dtype), carried)
-            dh0 = carried.reshape(states.shape[1:])
+        grad = np.ascontiguousarray(grad, dtype=path.dtype)
+        deltas = np.empty_like(grad)
+        if _is_small(path, A):
+            carried = elman_scan_backward(np.ascontiguousarray(A, dtype=path.dtype), _by_rows(path, path.dtype),
+                                          _by_rows(grad, path.dtype), np.asarray(factors, dtype=path.dtype), code,
+                                          _by_rows(deltas, path.dtype))
+            dh0 = carried.reshape(path.shape[1:])
         else:
-            dh0 = _backward_by_steps(A, states, grad, factors, code, deltas)
+            dh0 = _backward_by_steps(A, path, grad, factors, code, deltas)
         width = A.shape[0]
-        dA = _rows(deltas[0], width).T @ _rows(h0, width)
-        if states.shape[0] > 1:
-            dA += _rows(deltas[1:], width).T @ _rows(states[:-1], width)
+        dA = _rows(deltas, width).T @ _rows(path[:-1], width)
         return dA, deltas, dh0
 
 
-def _forward_by_steps(A, p, h0, code, states) -> None:
-    """states[t] = f(states[t-1] @ A^T + p[t]): one BLAS product per step, written in place.
+def _forward_by_steps(A, p, code, path) -> None:
+    """path[t + 1] = f(path[t] @ A^T + p[t]): one BLAS product per step, written in place.
 
     A^T is copied once into contiguous memory: BLAS runs a product with a
     transposed view about 20% slower, at every step."""
-    h, At = h0, np.ascontiguousarray(A.T)
+    At = np.ascontiguousarray(A.T)
     for t in range(p.shape[0]):
-        z = states[t]
-        np.matmul(h, At, out=z)
+        z = path[t + 1]
+        np.matmul(path[t], At, out=z)
         z += p[t]
         _activate_in_place(z, code)
-        h = z
 
 
-def _backward_by_steps(A, states, grad, factors, code, deltas) -> np.ndarray:
+def _backward_by_steps(A, path, grad, factors, code, deltas) -> np.ndarray:
     """Fill deltas newest step first (one BLAS product per step); return dL/dh_0."""
-    from_later = np.zeros(states.shape[1:], dtype=states.dtype)
-    for t in range(states.shape[0] - 1, -1, -1):
+    from_later = np.zeros(path.shape[1:], dtype=path.dtype)
+    for t in range(grad.shape[0] - 1, -1, -1):
         delta = deltas[t]
-        rnn_step_delta(states[t].reshape(-1), grad[t].reshape(-1), from_later.reshape(-1), code, delta.reshape(-1))
+        rnn_step_delta(path[t + 1].reshape(-1), grad[t].reshape(-1), from_later.reshape(-1), code,
+                       delta.reshape(-1))
         factor = factors[t]
         if factor == 0.0:
             from_later.fill(0.0)

@@ -12,11 +12,12 @@ from .activations import (
     ACTIVATION_CODES,
     activation_backward,
     activation_forward,
+    tanh_rational,
 )
-from .indexing import scatter_add_rows
+from .indexing import first_out_of_range, scatter_add_rows
 from .losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from .optim import adagrad_update, adam_update, sgd_update
-from .rnn import elman_scan_backward, elman_scan_forward, rnn_cell_forward, rnn_step_delta
+from .rnn import add_vector_times_matrix, elman_scan_backward, elman_scan_forward, rnn_cell_forward, rnn_step_delta
 
 __all__ = [
     "ACTIVATION_CODES",
@@ -25,6 +26,7 @@ __all__ = [
     "softmax_cross_entropy_backward",
     "softmax_cross_entropy_forward",
     "adagrad_update",
+    "add_vector_times_matrix",
     "adam_update",
     "elman_scan_backward",
     "elman_scan_forward",
@@ -32,4 +34,6 @@ __all__ = [
     "rnn_cell_forward",
     "rnn_step_delta",
     "scatter_add_rows",
+    "tanh_rational",
+    "first_out_of_range",
 ]

@@ -43,6 +43,38 @@ def derivative_from_output(y, code):
     return 1.0
 
 
+#: tanh(x) ~ x P(x^2) / Q(x^2) on [-TANH_CLAMP, TANH_CLAMP], lowest power first
+#: (fitted by scripts/fit_tanh.py; beyond the clamp, tanh rounds to +-1 in float32).
+TANH_P = (0.9999999960840728, 0.13632429700274243, 0.0038090855282135335, 2.6830443465368935e-05,
+          2.7842227626968826e-08, -1.0263660185953722e-11)
+TANH_Q = (1.0, 0.4696575945164902, 0.02702833820282163, 0.0003834799589218651, 1.2062405231462916e-06)
+TANH_CLAMP = 10.0
+
+
+@njit(cache=True, error_model="numpy")
+def tanh_rational(z, out):
+    """out[i] = tanh(z[i]) for float32 arrays, as the rational function above.
+
+    ``math.tanh`` calls the C library once per element (about 14 ns in
+    float32); this loop is plain arithmetic, which the compiler turns into
+    SIMD code (under half a nanosecond per element).  Computed in float64
+    and rounded once, it is within 0.6 float32 spacings of the true tanh
+    (NumPy's float32 tanh: 1.4); NaN stays NaN.  ``error_model="numpy"``
+    drops the division-by-zero check, whose branch would stop the
+    vectorisation (Q is at least 1, so it never divides by zero).
+    """
+    p0, p1, p2, p3, p4, p5 = TANH_P
+    q0, q1, q2, q3, q4 = TANH_Q
+    for i in range(z.size):
+        v = float(z[i])
+        v = TANH_CLAMP if v > TANH_CLAMP else v
+        v = -TANH_CLAMP if v < -TANH_CLAMP else v
+        s = v * v
+        p = p0 + s * (p1 + s * (p2 + s * (p3 + s * (p4 + s * p5))))
+        q = q0 + s * (q1 + s * (q2 + s * (q3 + s * q4)))
+        out[i] = v * p / q
+
+
 @njit(cache=True)
 def activation_forward(z, code, out):
     """out[i] = f(z[i]) in place."""

@@ -14,3 +14,16 @@ def scatter_add_rows(out, index, rows):
         r = index[n]
         for j in range(rows.shape[1]):
             out[r, j] += rows[n, j]
+
+
+@njit(cache=True)
+def first_out_of_range(values, low, high):
+    """The first position n with values[n] outside [low, high), or -1 if every value lies inside.
+
+    One pass, no temporaries: the range check of every integer input (class
+    targets, token indices), which NumPy would do as two reductions.
+    """
+    for n in range(values.size):
+        if values[n] < low or values[n] >= high:
+            return n
+    return -1

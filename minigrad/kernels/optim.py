@@ -7,7 +7,11 @@ from numba import njit
 
 @njit(cache=True)
 def sgd_update(param, grad, velocity, lr, momentum):
-    """v = momentum * v + g; p -= lr * v   (plain SGD when momentum == 0)."""
+    """v = momentum * v + g; p -= lr * v   (plain SGD when momentum == 0: p -= lr * g, v untouched)."""
+    if momentum == 0:
+        for i in range(param.size):
+            param[i] -= lr * grad[i]
+        return
     for i in range(param.size):
         velocity[i] = momentum * velocity[i] + grad[i]
         param[i] -= lr * velocity[i]

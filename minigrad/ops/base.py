@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import tape as _tape
 from ..errors import AnomalyError, DtypeError, ShapeError
+from ..kernels import first_out_of_range
 from ..tensor import Tensor, as_tensor
 
 
@@ -53,18 +54,16 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params):
-        first = next((x for x in inputs if isinstance(x, Tensor)), None)
-        like = first.data.dtype if first is not None else None
-        tensors = tuple(as_tensor(x, like=like, op=cls.name) for x in inputs)
+        tensors = _as_tensors(cls.name, inputs)
         cls.check(*tensors, **params)
-        needs_grad = _tape._state["grad_enabled"] and any(t.requires_grad for t in tensors)
+        needs_grad = _tape._state["grad_enabled"] and _any_requires_grad(tensors)
         if needs_grad:
             tape = _tape_of(cls.name, tensors)
             ctx = _tape.Node(cls, tensors, tape)
         else:
             ctx = _Scratch()
         # NumPy hands back a scalar, not a 0-d array, for some 0-d results: wrap it
-        data = np.asarray(cls.forward(ctx, *(t.data for t in tensors), **params))
+        data = np.asarray(cls.forward(ctx, *[t.data for t in tensors], **params))
         if _tape._state["anomaly"] and not np.all(np.isfinite(data)):
             tags = ctx.tags if needs_grad else _tape._state["tags"]
             raise AnomalyError(
@@ -82,10 +81,29 @@ class Function:
     def backward_checked(cls, ctx, grad):
         """Run backward and undo broadcasting so each gradient has its input's shape."""
         grads = cls.backward(ctx, grad)
-        return tuple(
-            None if g is None else unbroadcast(g, t.shape)
-            for g, t in zip(grads, ctx.inputs)
-        )
+        return [g if g is None or g.shape == t.data.shape else unbroadcast(g, t.shape)
+                for g, t in zip(grads, ctx.inputs)]
+
+
+def _as_tensors(op: str, inputs) -> tuple:
+    """The inputs as tensors: Tensors as they are, anything else as a constant.
+
+    A Python number takes the dtype of the first Tensor input, so ``x32 * 2.0``
+    stays float32.  (Written as plain loops: this runs for every op.)
+    """
+    like = None
+    for x in inputs:
+        if isinstance(x, Tensor):
+            like = x.data.dtype
+            break
+    return tuple([x if isinstance(x, Tensor) else as_tensor(x, like=like, op=op) for x in inputs])
+
+
+def _any_requires_grad(tensors) -> bool:
+    for t in tensors:
+        if t.requires_grad:
+            return True
+    return False
 
 
 def _tape_of(op: str, tensors):
@@ -120,11 +138,21 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 def broadcast_shape(op: str, *tensors) -> tuple:
     """The broadcast shape of the inputs, or a ShapeError naming the op and shapes."""
+    shapes = [t.shape for t in tensors]
+    if shapes.count(shapes[0]) == len(shapes):  # the common case, without NumPy's general (slower) rule
+        return shapes[0]
     try:
-        return np.broadcast_shapes(*(t.shape for t in tensors))
+        return np.broadcast_shapes(*shapes)
     except ValueError:
         shapes = " and ".join(str(t.shape) for t in tensors)
         raise ShapeError(f"{op}: shapes {shapes} cannot be broadcast together") from None
+
+
+def out_of_range(values: np.ndarray, low: int, high: int):
+    """The first of the integers ``values`` outside [low, high), or None when all lie inside."""
+    flat = np.ascontiguousarray(values).reshape(-1)
+    n = first_out_of_range(flat, low, high)
+    return None if n < 0 else flat[n]
 
 
 def check_axis(op: str, axis, ndim: int) -> None:

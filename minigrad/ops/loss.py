@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import DtypeError, ShapeError
 from ..kernels import softmax_cross_entropy_backward, softmax_cross_entropy_forward
-from .base import Function, check_axis
+from .base import Function, check_axis, out_of_range
 
 REDUCTIONS = ("mean", "sum")
 
@@ -90,8 +90,8 @@ class CrossEntropy(Function):
                 f"{logits.shape} (expected targets of shape {logits.shape[:-1]})"
             )
         n_classes = logits.shape[-1]
-        if targets.size and (targets.max() >= n_classes or targets.min() < -1):
-            bad = targets[(targets >= n_classes) | (targets < -1)].flat[0]
+        bad = out_of_range(targets, -1, n_classes)
+        if bad is not None:
             raise ValueError(f"cross_entropy: target {bad} is out of range for {n_classes} classes (use -1 for 'no target')")
 
     @staticmethod
@@ -159,7 +159,7 @@ def cross_entropy(logits, targets, reduction="mean"):
     targets = np.asarray(targets.data if hasattr(targets, "data") else targets)
     if targets.dtype.kind not in "iu":
         raise DtypeError(f"cross_entropy: targets must be integer class indices, got dtype {targets.dtype}")
-    return CrossEntropy.apply(logits, targets=targets.astype(np.int64), reduction=reduction)
+    return CrossEntropy.apply(logits, targets=targets.astype(np.int64, copy=False), reduction=reduction)
 
 
 def mse(pred, target, reduction="mean"):

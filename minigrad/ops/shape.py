@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import DtypeError, ShapeError
 from ..kernels import scatter_add_rows
-from .base import Function, check_axis
+from .base import Function, check_axis, out_of_range
 
 
 class Reshape(Function):
@@ -67,6 +67,8 @@ class GetItem(Function):
 
     @classmethod
     def check(cls, a, index):
+        if isinstance(index, int) and a.ndim and -a.shape[0] <= index < a.shape[0]:
+            return  # the common case (the newest state of a stack, say), checked without a trial
         try:
             np.empty(a.shape, dtype=np.bool_)[index]
         except IndexError as e:
@@ -103,8 +105,8 @@ class TakeRows(Function):
     def check(cls, W, index):
         if W.ndim != 2:
             raise ShapeError(f"take_rows: W must be a matrix (rows to take), got shape {W.shape}")
-        if index.size and (index.min() < 0 or index.max() >= W.shape[0]):
-            bad = index[(index < 0) | (index >= W.shape[0])].flat[0]
+        bad = out_of_range(index, 0, W.shape[0])
+        if bad is not None:
             raise ValueError(f"take_rows: index {bad} is out of range for W with {W.shape[0]} rows")
 
     @staticmethod

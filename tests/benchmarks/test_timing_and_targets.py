@@ -1,5 +1,7 @@
 """The timing protocol (with a fake clock: no test depends on real time) and the judging of targets."""
 
+import gc
+
 import pytest
 
 from benchmarks import timing
@@ -40,6 +42,18 @@ def test_interleaved_rounds_warm_up_then_time_the_second_of_two_calls(clock):
                               TimingPlan(warmup=2, repeats=4, min_repeats=1, budget_s=1e9))
     assert calls == [1.0, 1.0, 3.0, 3.0] + [1.0, 1.0, 3.0, 3.0] * 4
     assert result["a"] == timing.Timing(1.0, 4) and result["b"] == timing.Timing(3.0, 4)
+
+
+def test_steps_run_without_the_cyclic_collector_which_comes_back_afterwards(clock):
+    seen, costly = [], clock.step(1.0, [])
+
+    def step():
+        seen.append(gc.isenabled())
+        costly()
+
+    time_interleaved({"a": step}, TimingPlan(warmup=1, repeats=3, min_repeats=1))
+    assert seen == [False] * 7  # 1 warm-up + 3 rounds of 2 calls
+    assert gc.isenabled()
 
 
 def test_the_budget_cuts_the_rounds_but_never_below_the_minimum(clock):
@@ -134,3 +148,12 @@ def test_startup_targets_need_a_cold_compile_and_no_warm_one():
     assert (warm.status, warm.measured) == ("not met", "1.60 s (slowest warm run)")
     assert (cold.status, cold.measured) == ("met", "3.00 s, 7 kernels compiled")
     assert (never_again.status, never_again.measured) == ("not met", "0 compiled, 1 compiled")
+
+
+def test_a_fast_step_is_timed_as_a_burst_and_reported_per_call(clock):
+    calls = []
+    # a 0.5 ms step with burst_s 2 ms: 4 timed calls per round after the untimed one
+    result = time_interleaved({"a": clock.step(0.0005, calls)},
+                              TimingPlan(warmup=1, repeats=3, min_repeats=1, burst_s=0.002))
+    assert len(calls) == 1 + 3 * (1 + 4)
+    assert result["a"] == timing.Timing(pytest.approx(0.0005), 3)

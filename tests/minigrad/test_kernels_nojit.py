@@ -32,6 +32,9 @@ KERNEL_NAMES = (
     "elman_scan_forward",
     "elman_scan_backward",
     "scatter_add_rows",
+    "first_out_of_range",
+    "tanh_rational",
+    "add_vector_times_matrix",
 )
 
 
@@ -78,6 +81,10 @@ def run_kernels(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     for g in inputs["opt_grads"]:
         kernels.sgd_update(p, g, v, 0.1, 0.9)
     out["sgd_param"], out["sgd_velocity"] = p, v
+    p = inputs["param"].copy()
+    for g in inputs["opt_grads"]:
+        kernels.sgd_update(p, g, v, 0.1, 0.0)  # plain SGD: its own loop
+    out["sgd_plain_param"] = p
 
     p, m, s = inputs["param"].copy(), np.zeros_like(inputs["param"]), np.zeros_like(inputs["param"])
     for step, g in enumerate(inputs["opt_grads"], start=1):
@@ -93,13 +100,28 @@ def run_kernels(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     p_steps = inputs["opt_grads"][:, :6].reshape(4, 2, 3)  # 4 steps, 2 rows, 3 units
     h0 = inputs["param"][9:15].reshape(2, 3)
     for name, code in kernels.ACTIVATION_CODES.items():
-        states = np.empty_like(p_steps)
-        kernels.elman_scan_forward(np.ascontiguousarray(A.T), p_steps, h0, code, states)
-        deltas, carried = np.empty_like(states), np.zeros_like(h0)
-        factors = np.array([1.0, 0.0, 0.5, 1.0])
-        kernels.elman_scan_backward(A, states, inputs["opt_grads"][:, 6:12].reshape(4, 2, 3), factors, code,
-                                    deltas, carried)
-        out[f"scan_states_{name}"], out[f"scan_deltas_{name}"], out[f"scan_dh0_{name}"] = states, deltas, carried
+        path = np.empty((5, 2, 3))  # h_0 and the 4 states
+        path[0] = h0
+        kernels.elman_scan_forward(np.ascontiguousarray(A.T), p_steps, code, path)
+        deltas, factors = np.empty_like(p_steps), np.array([1.0, 0.0, 0.5, 1.0])
+        carried = kernels.elman_scan_backward(A, path, inputs["opt_grads"][:, 6:12].reshape(4, 2, 3), factors,
+                                              code, deltas)
+        out[f"scan_states_{name}"], out[f"scan_deltas_{name}"], out[f"scan_dh0_{name}"] = path, deltas, carried
+        path32 = path.astype(np.float32)  # float32 takes the rational tanh
+        kernels.elman_scan_forward(np.ascontiguousarray(A.T, dtype=np.float32), p_steps.astype(np.float32), code,
+                                   path32)
+        out[f"scan_states_{name}_float32"] = path32
+
+    acc = inputs["param"][:5].copy()  # += a 6-vector times a (6, 5) matrix: one block of four rows and two more
+    kernels.add_vector_times_matrix(inputs["param"][5:11], inputs["opt_grads"].reshape(-1)[:30].reshape(6, 5), acc)
+    out["add_vector_times_matrix"] = acc
+
+    tanh32 = np.empty(z.size, dtype=np.float32)
+    kernels.tanh_rational(z.astype(np.float32), tanh32)
+    out["tanh_rational"] = tanh32
+    targets = inputs["targets"]
+    out["first_out_of_range"] = np.array([kernels.first_out_of_range(targets, low, high)
+                                          for low, high in ((-1, 5), (0, 5), (-1, 4), (-1, 3))])
 
     rows, index = inputs["opt_grads"][:, :5], np.array([2, 0, 2, 2])  # row 2 read three times
     scattered = np.zeros((3, 5))
@@ -180,6 +202,19 @@ def test_kernel_outputs_are_right():
     np.testing.assert_allclose(out["act_backward_sigmoid"], grad * s * (1 - s), rtol=1e-12, atol=1e-300)
     np.testing.assert_array_equal(out["act_backward_relu"], np.where(z > 0, grad, 0.0))
     np.testing.assert_array_equal(out["act_backward_identity"], grad)
+    # float32 tanh within one float32 spacing, saturating to exactly +-1 (z holds +-30 and +-1000)
+    z32 = z.astype(np.float32)
+    exact = np.tanh(z32.astype(np.float64))
+    spacing = np.spacing(np.abs(exact).astype(np.float32))
+    assert np.all(np.abs(out["tanh_rational"] - exact) <= spacing), np.abs(out["tanh_rational"] - exact) / spacing
+    np.testing.assert_array_equal(out["tanh_rational"][np.abs(z32) >= 30], np.sign(z32[np.abs(z32) >= 30]))
+    # targets [0, 4, 2, -1, 1, 3, -1]: all inside [-1, 5); 0 is the first below 0, 1 the first >= 4, ...
+    np.testing.assert_array_equal(out["first_out_of_range"], [-1, 3, 1, 1])
+    np.testing.assert_allclose(out["add_vector_times_matrix"],
+                               inputs["param"][:5] + inputs["param"][5:11] @ inputs["opt_grads"].reshape(-1)[:30].reshape(6, 5),
+                               rtol=1e-13)
+    for name in kernels.ACTIVATION_CODES:  # the float32 scan (rational tanh) follows the float64 one
+        np.testing.assert_allclose(out[f"scan_states_{name}_float32"], out[f"scan_states_{name}"], rtol=1e-5, atol=1e-6)
     expected = np.zeros((3, 5))
     np.add.at(expected, np.array([2, 0, 2, 2]), inputs["opt_grads"][:, :5])
     np.testing.assert_allclose(out["scatter_add_rows"], expected, rtol=1e-15)
@@ -206,6 +241,7 @@ def test_kernel_outputs_are_right():
         v = 0.9 * v + g
         p = p - 0.1 * v
     np.testing.assert_allclose(out["sgd_param"], p, rtol=1e-13)
+    np.testing.assert_allclose(out["sgd_plain_param"], inputs["param"] - 0.1 * inputs["opt_grads"].sum(0), rtol=1e-13)
     p, m, s2 = inputs["param"].copy(), np.zeros(30), np.zeros(30)
     for t, g in enumerate(inputs["opt_grads"], start=1):
         m = 0.9 * m + 0.1 * g
