@@ -126,15 +126,15 @@ class ElmanRNN(Module):
     def run_segment(self, xs, h, factors):
         """Steps 1..L of a segment from state h: (states h_1..h_L, outputs y_hat_1..y_hat_L).
 
-        Three nodes carry the segment: B x_t for every step as one product, the
-        recurrence as one ``ElmanScan`` node (``factors``: the plan's factor on
-        each step's incoming edge) and C h_t for every step as one product.
+        Two nodes carry the segment: the recurrence, with B x_t for every step
+        as one product, as one ``ElmanScan`` node (``factors``: the plan's
+        factor on each step's incoming edge), and C h_t for every step as one
+        product.  ``xs`` are data (vectors or token indices): no gradient flows to them.
         """
         A, B, C = self.weights()
-        projected = mg.ops.take_rows(B.T, xs) if holds_indices(xs) else mg.matvec(B, xs)
-        if self.bias:
-            projected = projected + self.b_h
-        states = ElmanScan.apply(A, projected, h, factors=factors, code=ACTIVATION_CODES[self.f_name])
+        xs = np.asarray(xs.data if isinstance(xs, mg.Tensor) else xs)
+        extra = (self.b_h,) if self.bias else ()
+        states = ElmanScan.apply(A, B, h, *extra, xs=xs, factors=factors, code=ACTIVATION_CODES[self.f_name])
         q = mg.matvec(C, states)
         if self.bias:
             q = q + self.b_y

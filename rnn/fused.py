@@ -28,8 +28,11 @@ from minigrad.kernels import (
     elman_scan_forward,
     rnn_cell_forward,
     rnn_step_delta,
+    scatter_add_rows,
 )
+from minigrad.errors import ShapeError
 from minigrad.ops import Function
+from minigrad.ops.base import out_of_range
 
 TANH, IDENTITY = 1, 0  # activation codes (minigrad.kernels.ACTIVATION_CODES) with a faster NumPy path
 
@@ -104,18 +107,24 @@ def _by_rows(a: np.ndarray, dtype) -> np.ndarray:
 
 
 class ElmanScan(Function):
-    """h_t = f(A h_{t-1} + p_t) for t = 1..L as one node; the output stacks h_1..h_L.
+    """``ElmanStep`` over a whole segment: h_t = f(A h_{t-1} + B x_t [+ b]) for t = 1..L as one
+    node, whose output stacks h_1..h_L.
 
-    Inputs: A (H, H), p (L, [batch,] H), the segment's initial state h_0.
-    ``factors[t-1]`` is the plan's factor on the edge h_{t-1} -> h_t.
+    Inputs: A (H, H), B (H, n_in), the segment's initial state h_0 [, b (H,)].
+    ``xs``: the segment's inputs, (L, [batch,] n_in) vectors or (L, [batch])
+    token indices (then B x_t is column x_t of B); they are data, no gradient
+    flows to them.  ``factors[t-1]`` is the plan's factor on the edge h_{t-1} -> h_t.
 
+    Forward: p_t = B x_t [+ b] for every step at once (one product, or one
+    row lookup of B^T for indices), then the recurrence h_t = f(A h_{t-1} + p_t).
     Backward, from the newest step to the oldest, with g_t = dL/dh_t (the
     gradient arriving at the output plus what step t+1 sends back):
 
         delta_t     = g_t * f'(.)              (through the saved h_t)
-        dL/dp_t     = delta_t
         dL/dh_{t-1} += factor_t * delta_t A     (0: cut, nothing flows)
         dL/dA       = sum_t delta_t^T h_{t-1}   (one product over the stacked segment)
+        dL/dB       = sum_t delta_t^T x_t       (one product; a scatter for indices)
+        dL/db       = sum_t delta_t
 
     The states live in one buffer, the *path* h_0, h_1..h_L: the output is its
     view path[1:], and dL/dA multiplies the deltas by the view path[:-1].
@@ -125,23 +134,38 @@ class ElmanScan(Function):
 
     name = "elman_scan"
 
+    @classmethod
+    def check(cls, A, B, h0, *bias, xs, factors, code):
+        n_in = B.shape[1]
+        if xs.dtype.kind in "iu":
+            bad = out_of_range(xs, 0, n_in)
+            if bad is not None:
+                raise ValueError(f"elman_scan: token index {bad} is out of range for {n_in} inputs")
+        elif xs.ndim < 2 or xs.shape[-1] != n_in:
+            raise ShapeError(f"elman_scan: xs of shape {xs.shape} does not hold vectors of the {n_in} inputs B takes")
+        if len(factors) != len(xs):
+            raise ShapeError(f"elman_scan: {len(factors)} edge factors for a segment of {len(xs)} steps")
+
     @staticmethod
-    def forward(ctx, A, p, h0, *, factors, code):
-        path = np.empty((p.shape[0] + 1,) + p.shape[1:], dtype=np.result_type(A, p))
+    def forward(ctx, A, B, h0, *bias, xs, factors, code):
+        p = _input_projection(B, xs)
+        if bias:
+            p += bias[0]
+        path = np.empty((p.shape[0] + 1,) + p.shape[1:], dtype=p.dtype)
         path[0] = h0
         if _is_small(path, A):
             elman_scan_forward(np.ascontiguousarray(A.T, dtype=path.dtype), _by_rows(p, path.dtype), code,
                                _by_rows(path, path.dtype))
         else:
             _forward_by_steps(A, p, code, path)
-        ctx.save(A, path)
-        ctx.meta = (tuple(factors), code)
+        ctx.save(A, path, xs)
+        ctx.meta = (tuple(factors), code, B.shape)
         return path[1:]
 
     @staticmethod
     def backward(ctx, grad):
-        A, path = ctx.saved
-        factors, code = ctx.meta
+        A, path, xs = ctx.saved
+        factors, code, B_shape = ctx.meta
         grad = np.ascontiguousarray(grad, dtype=path.dtype)
         deltas = np.empty_like(grad)
         if _is_small(path, A):
@@ -151,9 +175,26 @@ class ElmanScan(Function):
             dh0 = carried.reshape(path.shape[1:])
         else:
             dh0 = _backward_by_steps(A, path, grad, factors, code, deltas)
-        width = A.shape[0]
-        dA = _rows(deltas, width).T @ _rows(path[:-1], width)
-        return dA, deltas, dh0
+        rows = _rows(deltas, A.shape[0])
+        dA = rows.T @ _rows(path[:-1], A.shape[0])
+        dB = _input_weight_grad(rows, xs, B_shape)
+        return (dA, dB, dh0) + (rows.sum(axis=0),) * (len(ctx.inputs) - 3)
+
+
+def _input_projection(B: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """B x_t for every step, as a fresh array of shape xs.shape[:-1] + (H,) (indices: xs.shape + (H,))."""
+    if xs.dtype.kind in "iu":
+        return np.ascontiguousarray(B.T)[xs]  # a contiguous B^T: its rows are read whole
+    return (xs.reshape(-1, B.shape[1]) @ B.T).reshape(xs.shape[:-1] + B.shape[:1])
+
+
+def _input_weight_grad(rows: np.ndarray, xs: np.ndarray, B_shape: tuple) -> np.ndarray:
+    """dL/dB = sum over rows of delta x^T; for indices, each delta row added into column x of B."""
+    if xs.dtype.kind in "iu":
+        transposed = np.zeros(B_shape[::-1], dtype=rows.dtype)
+        scatter_add_rows(transposed, np.ascontiguousarray(xs).reshape(-1), rows)
+        return transposed.T
+    return rows.T @ xs.reshape(-1, B_shape[1])
 
 
 def _forward_by_steps(A, p, code, path) -> None:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 import rnn
+from minigrad.errors import ShapeError
 from minigrad.kernels import ACTIVATION_CODES
 from rnn.bptt import segments
 from rnn.fused import ElmanScan
@@ -93,14 +94,48 @@ def test_full_scan_records_a_handful_of_nodes_not_several_per_step():
     assert rnn.run(ops, xs, ys, rnn.Full()).peak_nodes > 5 * 50
 
 
+def _scan(factors, code=ACTIVATION_CODES["tanh"], xs=None):
+    """ElmanScan as a function of its tensor inputs (A, B, h0[, b]), on fixed inputs xs."""
+    return lambda *tensors: ElmanScan.apply(*tensors, xs=xs, factors=factors, code=code)
+
+
 @pytest.mark.parametrize("f", sorted(ACTIVATION_CODES))
 def test_elman_scan_passes_gradcheck(f):
     rng = np.random.default_rng(4)
     A = mg.tensor(rng.standard_normal((3, 3)) * 0.5, requires_grad=True)
-    p = mg.tensor(rng.standard_normal((4, 2, 3)), requires_grad=True)
+    B = mg.tensor(rng.standard_normal((3, 2)), requires_grad=True)
     h0 = mg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
-    code = ACTIVATION_CODES[f]
-    assert mg.gradcheck(lambda A, p, h0: ElmanScan.apply(A, p, h0, factors=(1.0,) * 4, code=code), [A, p, h0])
+    b = mg.tensor(rng.standard_normal(3), requires_grad=True)
+    xs = rng.standard_normal((4, 2, 2))
+    assert mg.gradcheck(_scan((1.0,) * 4, ACTIVATION_CODES[f], xs), [A, B, h0, b])
+
+
+def test_elman_scan_on_indices_is_the_scan_on_one_hot_vectors():
+    rng = np.random.default_rng(9)
+    A0, B0, h00, b0 = rng.standard_normal((4, 4)) * 0.5, rng.standard_normal((4, 5)), rng.standard_normal(4), rng.standard_normal(4)
+    indices = np.array([[0, 4], [4, 4], [2, 1]])  # 3 steps, batch 2; index 4 read three times
+    weights, factors = rng.standard_normal((3, 2, 4)), (1.0, 0.5, 0.0)
+
+    def run(xs):
+        tensors = [mg.tensor(a, requires_grad=True) for a in (A0, B0, h00, b0)]
+        states = _scan(factors, xs=xs)(*tensors)
+        (states * weights).sum().backward()
+        return [states.data] + [t.grad for t in tensors]
+
+    for got, want in zip(run(indices), run(np.eye(5)[indices])):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    assert mg.gradcheck(lambda A, B: _scan((1.0,) * 3, xs=indices)(A, B, mg.tensor(h00)),  # factors 1: true gradient
+                        [mg.tensor(A0, requires_grad=True), mg.tensor(B0, requires_grad=True)])
+
+
+def test_elman_scan_refuses_inputs_that_do_not_fit_B():
+    A, B, h0 = np.eye(3), np.ones((3, 2)), np.zeros(3)
+    with pytest.raises(ValueError, match="token index 2 is out of range for 2 inputs"):
+        ElmanScan.apply(A, B, h0, xs=np.array([0, 2]), factors=(1.0, 1.0), code=1)
+    with pytest.raises(ShapeError, match=r"xs of shape \(2, 3\) does not hold vectors of the 2 inputs"):
+        ElmanScan.apply(A, B, h0, xs=np.ones((2, 3)), factors=(1.0, 1.0), code=1)
+    with pytest.raises(ShapeError, match="1 edge factors for a segment of 2 steps"):
+        ElmanScan.apply(A, B, h0, xs=np.ones((2, 2)), factors=(1.0,), code=1)
 
 
 @pytest.mark.parametrize("factors", [(0.0, 1.0, 0.0, 1.0), (2.0, 0.5, 1.0, 0.0), (1.0, 0.0, 0.0, 3.0)])
@@ -108,41 +143,41 @@ def test_elman_scan_factors_act_like_stop_and_scale_nodes(factors):
     """Cut and scaled edges change the gradient on purpose, so the reference is the
     per-op graph with stop_gradient / scale_grad nodes on those edges."""
     rng = np.random.default_rng(7)
-    A0, p0, h00 = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((4, 2, 3)), rng.standard_normal((2, 3))
-    weights = rng.standard_normal((4, 2, 3))
+    A0, B0, h00 = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((3, 2)), rng.standard_normal((2, 3))
+    xs, weights = rng.standard_normal((4, 2, 2)), rng.standard_normal((4, 2, 3))
 
     def grads(build):
-        A, p, h0 = (mg.tensor(a, requires_grad=True) for a in (A0, p0, h00))
-        (build(A, p, h0) * weights).sum().backward()
-        return [np.zeros_like(x.data) if x.grad is None else x.grad for x in (A, p, h0)]  # cut: no grad
+        A, B, h0 = (mg.tensor(a, requires_grad=True) for a in (A0, B0, h00))
+        (build(A, B, h0) * weights).sum().backward()
+        return [np.zeros_like(x.data) if x.grad is None else x.grad for x in (A, B, h0)]  # cut: no grad
 
-    def per_op(A, p, h0):
+    def per_op(A, B, h0):
         h, states = h0, []
         for t, factor in enumerate(factors):
             h = rnn.bptt.edit_edge(h, factor)
-            h = mg.tanh(mg.matvec(A, h) + p[t])
+            h = mg.tanh(mg.matvec(A, h) + mg.matvec(B, xs[t]))
             states.append(h)
         return mg.stack(states)
 
-    fused = grads(lambda A, p, h0: ElmanScan.apply(A, p, h0, factors=factors, code=ACTIVATION_CODES["tanh"]))
-    for got, want in zip(fused, grads(per_op)):
+    for got, want in zip(grads(_scan(factors, xs=xs)), grads(per_op)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
 
 def test_elman_scan_broadcasts_a_shared_initial_state():
     rng = np.random.default_rng(5)
     A = mg.tensor(rng.standard_normal((3, 3)) * 0.5, requires_grad=True)
-    p = mg.tensor(rng.standard_normal((5, 4, 3)), requires_grad=True)
+    B = mg.tensor(rng.standard_normal((3, 2)), requires_grad=True)
     h0 = mg.tensor(rng.standard_normal(3), requires_grad=True)  # one state for the whole batch
-    assert mg.gradcheck(lambda A, p, h0: ElmanScan.apply(A, p, h0, factors=(1.0,) * 5, code=1), [A, p, h0])
+    assert mg.gradcheck(_scan((1.0,) * 5, xs=rng.standard_normal((5, 4, 2))), [A, B, h0])
 
 
 def test_elman_scan_forward_is_the_recurrence():
     rng = np.random.default_rng(6)
-    A, p, h = rng.standard_normal((4, 4)), rng.standard_normal((6, 4)), rng.standard_normal(4)
-    states = ElmanScan.apply(A, p, h, factors=(1.0,) * 6, code=ACTIVATION_CODES["tanh"]).data
+    A, B, h = rng.standard_normal((4, 4)), rng.standard_normal((4, 3)), rng.standard_normal(4)
+    b, xs = rng.standard_normal(4), rng.standard_normal((6, 3))
+    states = _scan((1.0,) * 6, xs=xs)(A, B, h, b).data
     for t in range(6):
-        h = np.tanh(A @ h + p[t])
+        h = np.tanh(A @ h + B @ xs[t] + b)
         np.testing.assert_allclose(states[t], h, rtol=1e-13)
 
 
@@ -150,14 +185,15 @@ def test_elman_scan_forward_is_the_recurrence():
 def test_the_numba_and_blas_recurrences_agree(f, monkeypatch):
     """Small segments run in one numba loop, large ones one BLAS product per step: same numbers."""
     rng = np.random.default_rng(8)
-    A0, p0, h00 = rng.standard_normal((6, 6)) * 0.4, rng.standard_normal((7, 3, 6)), rng.standard_normal(6)
-    weights, factors = rng.standard_normal((7, 3, 6)), (1.0, 0.0, 2.0, 1.0, 0.5, 1.0, 1.0)
+    A0, B0, h00 = rng.standard_normal((6, 6)) * 0.4, rng.standard_normal((6, 2)), rng.standard_normal(6)
+    xs, weights = rng.standard_normal((7, 3, 2)), rng.standard_normal((7, 3, 6))
+    factors = (1.0, 0.0, 2.0, 1.0, 0.5, 1.0, 1.0)
 
     def run():
-        A, p, h0 = (mg.tensor(a, requires_grad=True) for a in (A0, p0, h00))
-        states = ElmanScan.apply(A, p, h0, factors=factors, code=ACTIVATION_CODES[f])
+        A, B, h0 = (mg.tensor(a, requires_grad=True) for a in (A0, B0, h00))
+        states = _scan(factors, ACTIVATION_CODES[f], xs)(A, B, h0)
         (states * weights).sum().backward()
-        return states.data, A.grad, p.grad, h0.grad
+        return states.data, A.grad, B.grad, h0.grad
 
     assert rnn.fused._is_small(np.empty((7, 3, 6)), A0)
     small = run()
