@@ -97,19 +97,17 @@ class Module:
         A Parameter reachable under two names (tied weights) is listed once,
         under the first, so an optimizer does not update it twice.
         """
-        seen, named = set(), []
-        for name, p in self._walk(""):
-            if id(p) not in seen:
-                seen.add(id(p))
-                named.append((name, p))
+        named = []
+        self._collect_parameters("", set(), named)
         return named
 
-    def _walk(self, prefix: str):
+    def _collect_parameters(self, prefix: str, seen: set, named: list) -> None:
         for name, child in self._children.items():
-            if isinstance(child, Parameter):
-                yield prefix + name, child
-            else:
-                yield from child._walk(f"{prefix}{name}.")
+            if not isinstance(child, Parameter):
+                child._collect_parameters(f"{prefix}{name}.", seen, named)
+            elif id(child) not in seen:
+                seen.add(id(child))
+                named.append((prefix + name, child))
 
     def parameters(self) -> list[Parameter]:
         """Every Parameter, in registration order (pass this to an optimizer)."""

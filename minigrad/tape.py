@@ -339,15 +339,25 @@ def no_grad():
         _state["grad_enabled"] = before
 
 
-@contextlib.contextmanager
-def tags(**new_tags):
-    """Attach tags (say ``step=t``) to every node recorded inside the block."""
-    before = _state["tags"]
-    _state["tags"] = {**before, **new_tags}
-    try:
-        yield
-    finally:
-        _state["tags"] = before
+class tags:
+    """Attach tags (say ``step=t``) to every node recorded inside the block:
+    ``with mg.tags(step=t): ...``.
+
+    A class rather than a ``contextlib.contextmanager`` generator: a BPTT loop
+    enters one per time step, and this costs a third as much.
+    """
+
+    __slots__ = ("new_tags", "before")
+
+    def __init__(self, **new_tags):
+        self.new_tags = new_tags
+
+    def __enter__(self) -> None:
+        self.before = _state["tags"]
+        _state["tags"] = {**self.before, **self.new_tags}
+
+    def __exit__(self, *exc) -> None:
+        _state["tags"] = self.before
 
 
 @contextlib.contextmanager

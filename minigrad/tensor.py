@@ -104,7 +104,7 @@ class Tensor:
                     f"backward: the tensor has shape {self.shape}, so dL/d(tensor) is ambiguous; "
                     "pass grad= an array of that shape (or reduce to a scalar, e.g. .sum())"
                 )
-            grad = np.ones_like(self.data)
+            grad = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
             grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:

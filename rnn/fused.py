@@ -101,11 +101,6 @@ def _is_small(path: np.ndarray, A: np.ndarray) -> bool:
     return path[0].size * A.shape[0] <= SMALL_STEP
 
 
-def _by_rows(a: np.ndarray, dtype) -> np.ndarray:
-    """A contiguous (L, R, H) view or copy of a (L, [batch,] H) array: R = 1 without a batch."""
-    return np.ascontiguousarray(a, dtype=dtype).reshape(a.shape[0], -1, a.shape[-1])
-
-
 class ElmanScan(Function):
     """``ElmanStep`` over a whole segment: h_t = f(A h_{t-1} + B x_t [+ b]) for t = 1..L as one
     node, whose output stacks h_1..h_L.
@@ -148,37 +143,40 @@ class ElmanScan(Function):
 
     @staticmethod
     def forward(ctx, A, B, h0, *bias, xs, factors, code):
-        p = _input_projection(B, xs)
+        p = _input_projection(B, xs)  # fresh and contiguous: (L, [batch,] H)
         if bias:
             p += bias[0]
-        path = np.empty((p.shape[0] + 1,) + p.shape[1:], dtype=p.dtype)
+        L, H = p.shape[0], p.shape[-1]
+        path = np.empty((L + 1,) + p.shape[1:], dtype=p.dtype)
         path[0] = h0
-        if _is_small(path, A):
-            elman_scan_forward(np.ascontiguousarray(A.T, dtype=path.dtype), _by_rows(p, path.dtype), code,
-                               _by_rows(path, path.dtype))
+        if _is_small(path, A):  # the kernels see every step as (rows, H): R = 1 without a batch
+            elman_scan_forward(np.ascontiguousarray(A.T, dtype=p.dtype), p.reshape(L, -1, H), code,
+                               path.reshape(L + 1, -1, H))
         else:
             _forward_by_steps(A, p, code, path)
         ctx.save(A, path, xs)
-        ctx.meta = (tuple(factors), code, B.shape)
+        ctx.meta = (np.asarray(factors, dtype=p.dtype), code, B.shape)
         return path[1:]
 
     @staticmethod
     def backward(ctx, grad):
         A, path, xs = ctx.saved
         factors, code, B_shape = ctx.meta
+        L, H = path.shape[0] - 1, path.shape[-1]
         grad = np.ascontiguousarray(grad, dtype=path.dtype)
         deltas = np.empty_like(grad)
         if _is_small(path, A):
-            carried = elman_scan_backward(np.ascontiguousarray(A, dtype=path.dtype), _by_rows(path, path.dtype),
-                                          _by_rows(grad, path.dtype), np.asarray(factors, dtype=path.dtype), code,
-                                          _by_rows(deltas, path.dtype))
+            carried = elman_scan_backward(np.ascontiguousarray(A, dtype=path.dtype), path.reshape(L + 1, -1, H),
+                                          grad.reshape(L, -1, H), factors, code, deltas.reshape(L, -1, H))
             dh0 = carried.reshape(path.shape[1:])
         else:
             dh0 = _backward_by_steps(A, path, grad, factors, code, deltas)
-        rows = _rows(deltas, A.shape[0])
-        dA = rows.T @ _rows(path[:-1], A.shape[0])
+        rows = deltas.reshape(-1, H)
+        dA = rows.T @ path[:-1].reshape(-1, H)
         dB = _input_weight_grad(rows, xs, B_shape)
-        return (dA, dB, dh0) + (rows.sum(axis=0),) * (len(ctx.inputs) - 3)
+        if len(ctx.inputs) == 3:
+            return dA, dB, dh0
+        return dA, dB, dh0, rows.sum(axis=0)
 
 
 def _input_projection(B: np.ndarray, xs: np.ndarray) -> np.ndarray:

@@ -91,11 +91,15 @@ def _as_tensors(op: str, inputs) -> tuple:
     A Python number takes the dtype of the first Tensor input, so ``x32 * 2.0``
     stays float32.  (Written as plain loops: this runs for every op.)
     """
-    like = None
+    first, constants = None, False
     for x in inputs:
-        if isinstance(x, Tensor):
-            like = x.data.dtype
-            break
+        if not isinstance(x, Tensor):
+            constants = True
+        elif first is None:
+            first = x
+    if not constants:
+        return inputs  # the common case
+    like = None if first is None else first.data.dtype
     return tuple([x if isinstance(x, Tensor) else as_tensor(x, like=like, op=op) for x in inputs])
 
 
