@@ -209,7 +209,7 @@ def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, 
             if hidden == "reset" and next_update < len(plan.updates):
                 h = fresh()
                 states = {last: h}
-        tape.clear()
+    # The graph goes when this function returns: nothing outside holds a recorded tensor.
     result.final_state = _map_state(lambda s: s.detach(), h)
     return result
 

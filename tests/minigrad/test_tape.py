@@ -2,6 +2,7 @@
 
 import gc
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -256,3 +257,36 @@ def test_a_tape_that_does_not_watch_growth_stays_silent():
         for _ in range(20):
             h = (h * w).tanh()
             (h * h).sum().backward(retain_graph=True)
+
+
+def test_a_tape_and_its_graph_are_freed_without_the_cyclic_collector():
+    """Reference counting alone frees a finished tape and its nodes: the BPTT driver
+    drops its tape without clearing it, and a training loop makes one per call."""
+    import gc
+    import weakref
+
+    gc.collect()
+    gc.disable()
+    try:
+        with mg.Tape() as tape:
+            x = mg.tensor(np.ones(3), requires_grad=True)
+            y = (x * 2).sum()
+        node = weakref.ref(y.node)
+        tape_ref = weakref.ref(tape)
+        assert len(tape) == 2
+        del tape, y
+        assert node() is None and tape_ref() is None
+    finally:
+        gc.enable()
+
+
+def test_a_node_dying_before_its_tape_is_no_longer_counted_live():
+    with mg.Tape() as tape:
+        x = mg.tensor(np.ones(3), requires_grad=True)
+        y = x * 2
+        z = x + 1
+    assert tape.live_nodes == 2
+    del y
+    assert tape.live_nodes == 1
+    z.backward(np.ones(3))  # releases z's node
+    assert tape.live_nodes == 0

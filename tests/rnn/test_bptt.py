@@ -1,5 +1,7 @@
 """Every strategy against full BPTT, the hand derivations, or an independent reference."""
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -401,3 +403,26 @@ def test_a_window_that_fills_up_over_many_updates_raises_no_growth_warning(fused
         warnings.simplefilter("error")
         grads = rnn.gradients(model, xs, np.zeros((30, 1)), rnn.TBPTT(1, 12))
     assert len(grads) == 30
+
+
+@pytest.mark.parametrize("strategy", [rnn.Full(), rnn.TBPTT(2, 4)])
+def test_run_leaves_no_recorded_node_alive(strategy):
+    """The driver drops its tape without clearing it: reference counting alone must free
+    every node (and the arrays they saved) by the time run returns."""
+    from minigrad.tape import Node
+
+    def live_nodes():
+        return sum(isinstance(o, Node) for o in gc.get_objects())
+
+    model = rnn.ElmanRNN(3, 4, 2, seed=0)
+    rng = np.random.default_rng(0)
+    xs, ys = rng.standard_normal((9, 3)), rng.standard_normal((9, 2))
+    gc.collect()
+    before = live_nodes()
+    gc.disable()
+    try:
+        result = rnn.run(model, xs, ys, strategy)
+        assert live_nodes() == before
+    finally:
+        gc.enable()
+    assert result.final_state.node is None
