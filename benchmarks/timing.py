@@ -32,7 +32,7 @@ class TimingPlan:
     repeats: int = 20
     min_repeats: int = 5
     budget_s: float = 120.0
-    burst_s: float = 0.002
+    burst_s: float = 0.01
 
     def __post_init__(self):
         if self.warmup < 1 or self.min_repeats < 1 or self.repeats < self.min_repeats:
@@ -63,7 +63,9 @@ def time_interleaved(steps: dict, plan: TimingPlan) -> dict:
     0.2 ms call right after another implementation ran measured that
     implementation's cache misses as much as its own work), and a change in
     the machine's load during the run (it is shared) hits every
-    implementation alike.  Every step gets the same number of rounds.
+    implementation alike.  Every step gets the same number of rounds, and
+    each round starts one implementation further on, so none always runs
+    right after the same other one.
 
     Python's cyclic garbage collector is off while steps run (after one full
     collection), as in ``timeit``: it starts on allocation counts, so its
@@ -92,10 +94,11 @@ def _rounds(steps: dict, plan: TimingPlan) -> dict:
     if round_cost * repeats > plan.budget_s:
         repeats = max(plan.min_repeats, int(plan.budget_s / round_cost))
     times = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            step()
-            times[name].append(_timed_burst(step, burst[name]))
+    names = list(steps)
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:  # each round starts one further on
+            steps[name]()
+            times[name].append(_timed_burst(steps[name], burst[name]))
     return {name: Timing(statistics.median(t), repeats) for name, t in times.items()}
 
 

@@ -160,17 +160,25 @@ class Tape:
         return self._peak_live
 
     def saved_bytes(self) -> int:
-        """Bytes of the arrays that live nodes saved for backward, each array counted once."""
-        seen, total = set(), 0
+        """Bytes of the arrays that live nodes saved for backward, each buffer counted once.
+
+        An array and the views into it (``path[1:]``, a reshape) share their
+        memory, which counts as the owning array's bytes; a view of memory that
+        no node saved (a slice of the caller's data) counts its own bytes.
+        """
+        owners, views = {}, {}
         for entry in self._entries:
             node = entry()
             if node is None or node.freed:
                 continue
             for a in node.saved:
-                if isinstance(a, np.ndarray) and id(a) not in seen:
-                    seen.add(id(a))
-                    total += a.nbytes
-        return total
+                if not isinstance(a, np.ndarray):
+                    continue
+                if a.base is None:
+                    owners[id(a)] = a.nbytes
+                else:
+                    views.setdefault(id(a.base), {})[id(a)] = a.nbytes
+        return sum(owners.values()) + sum(sum(group.values()) for base, group in views.items() if base not in owners)
 
     # -- editing -----------------------------------------------------------
     def cut(self, tensor) -> int:

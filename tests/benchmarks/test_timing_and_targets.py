@@ -36,11 +36,12 @@ def clock(monkeypatch):
     return fake
 
 
-def test_interleaved_rounds_warm_up_then_time_the_second_of_two_calls(clock):
+def test_interleaved_rounds_warm_up_then_time_the_second_of_two_calls_in_rotating_order(clock):
     calls = []
     result = time_interleaved({"a": clock.step(1.0, calls), "b": clock.step(3.0, calls)},
                               TimingPlan(warmup=2, repeats=4, min_repeats=1, budget_s=1e9))
-    assert calls == [1.0, 1.0, 3.0, 3.0] + [1.0, 1.0, 3.0, 3.0] * 4
+    # warm-up a, a, b, b; then rounds a b, b a, a b, b a (each call untimed, then timed)
+    assert calls == [1.0, 1.0, 3.0, 3.0] + ([1.0, 1.0, 3.0, 3.0] + [3.0, 3.0, 1.0, 1.0]) * 2
     assert result["a"] == timing.Timing(1.0, 4) and result["b"] == timing.Timing(3.0, 4)
 
 

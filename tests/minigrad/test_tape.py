@@ -119,6 +119,19 @@ def test_backward_frees_the_nodes_it_used():
         assert tape.peak_live_nodes == 3
 
 
+def test_saved_bytes_counts_an_array_and_its_views_once():
+    with mg.Tape() as tape:
+        x = leaf(np.ones((10, 100)))
+        y = x * x  # mul saves its inputs: x's 8,000 bytes, once
+        rows = x[1:]
+        z = rows * rows  # getitem saves nothing; this mul saves x[1:], a view into x
+        assert tape.saved_bytes() == x.data.nbytes
+        data = np.ones((10, 100))
+        w = leaf(np.ones(900)).reshape(9, 100) * data[1:]  # a view of data no node owns: its own bytes
+        assert tape.saved_bytes() == x.data.nbytes + 900 * 8 + data[1:].nbytes
+    del y, z, w, rows
+
+
 def test_non_scalar_backward_needs_an_explicit_grad():
     x = leaf([1.0, 2.0])
     y = x * 3.0
