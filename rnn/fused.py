@@ -6,9 +6,10 @@ more than the arithmetic.  These nodes do the same maths with a hand-written
 backward:
 
 * ``ElmanStep``: h = f(A h_prev + B x [+ b]) for one step;
-* ``ElmanScan``: h_t = f(A h_{t-1} + p_t) for the steps of a segment, where
-  p_t = B x_t [+ b] was computed for the whole segment beforehand as one matrix
-  product.  The truncation plan's edge factors for the segment go into the node:
+* ``ElmanScan``: h_t = f(A h_{t-1} + B x_t [+ b]) for the steps of a segment,
+  with B x_t [+ b] computed for the whole segment first, as one matrix product
+  (one row lookup for token indices).  The truncation plan's edge factors for
+  the segment go into the node:
   its backward multiplies dL/dh_{t-1} by the factor of the edge into step t
   (1 passes, 0 cuts, c scales), exactly as the stop-gradient and
   scale-gradient nodes of the per-step graph would.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.errors import ShapeError
 from minigrad.kernels import (
     activation_backward,
     activation_forward,
@@ -30,7 +32,6 @@ from minigrad.kernels import (
     rnn_step_delta,
     scatter_add_rows,
 )
-from minigrad.errors import ShapeError
 from minigrad.ops import Function
 from minigrad.ops.base import out_of_range
 

@@ -275,9 +275,6 @@ def test_a_tape_that_does_not_watch_growth_stays_silent():
 def test_a_tape_and_its_graph_are_freed_without_the_cyclic_collector():
     """Reference counting alone frees a finished tape and its nodes: the BPTT driver
     drops its tape without clearing it, and a training loop makes one per call."""
-    import gc
-    import weakref
-
     gc.collect()
     gc.disable()
     try:
