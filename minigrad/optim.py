@@ -65,7 +65,7 @@ class Optimizer:
 
     def _flat_grad(self, i: int, p: Tensor) -> np.ndarray:
         """p.grad as a flat contiguous array of p's dtype (the kernel reads it)."""
-        if getattr(p.grad, "shape", None) != p.shape:
+        if np.shape(p.grad) != p.shape:
             raise ShapeError(
                 f"{type(self).__name__}: parameter {i} ({p.name or 'unnamed'}) has shape {p.shape} "
                 f"but its grad has shape {np.shape(p.grad)}"
