@@ -30,10 +30,10 @@ from minigrad.kernels import (
     elman_scan_forward,
     rnn_cell_forward,
     rnn_step_delta,
-    scatter_add_rows,
 )
 from minigrad.ops import Function
 from minigrad.ops.base import out_of_range
+from minigrad.ops.shape import rows_gradient
 
 TANH, IDENTITY = 1, 0  # activation codes (minigrad.kernels.ACTIVATION_CODES) with a faster NumPy path
 
@@ -190,9 +190,7 @@ def _input_projection(B: np.ndarray, xs: np.ndarray) -> np.ndarray:
 def _input_weight_grad(rows: np.ndarray, xs: np.ndarray, B_shape: tuple) -> np.ndarray:
     """dL/dB = sum over rows of delta x^T; for indices, each delta row added into column x of B."""
     if xs.dtype.kind in "iu":
-        transposed = np.zeros(B_shape[::-1], dtype=rows.dtype)
-        scatter_add_rows(transposed, np.ascontiguousarray(xs).reshape(-1), rows)
-        return transposed.T
+        return rows_gradient(B_shape[::-1], xs, rows).T  # the lookup read rows of B^T
     return rows.T @ xs.reshape(-1, B_shape[1])
 
 

@@ -116,12 +116,15 @@ class TakeRows(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        index = ctx.meta
-        W = ctx.inputs[0]
-        out = np.zeros(W.shape, dtype=grad.dtype)
-        scatter_add_rows(out, np.ascontiguousarray(index).reshape(-1),
-                         np.ascontiguousarray(grad).reshape(-1, W.shape[1]))
-        return (out,)
+        return (rows_gradient(ctx.inputs[0].shape, ctx.meta, grad),)
+
+
+def rows_gradient(shape: tuple, index: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """dL/dW of the lookup z = W[index] for W of ``shape``: each gradient row added into
+    the row it was read from (a numba scatter)."""
+    out = np.zeros(shape, dtype=grad.dtype)
+    scatter_add_rows(out, np.ascontiguousarray(index).reshape(-1), np.ascontiguousarray(grad).reshape(-1, shape[1]))
+    return out
 
 
 def _check_joinable(op, tensors, axis, same_shape):
