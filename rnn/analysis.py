@@ -46,18 +46,15 @@ from dataclasses import dataclass
 import numpy as np
 
 import minigrad as mg
+from minigrad import validate
 from minigrad.tensor import Tensor
 
 from .bptt import gradients, run, unroll
-from .truncation import PASS, Full, Plan, Strategy, Update
+from .states import hidden_of
+from .truncation import Fixed, Full, Plan, Update, randomized_edges
 
 #: randomized_exact_moments enumerates 2^(T-1) draws; beyond this many it refuses
 MAX_ENUMERATED_DRAWS = 2 ** 12
-
-
-def _hidden(state):
-    """The hidden state h of a state that may be a tuple (the LSTM's (h, c))."""
-    return state[0] if isinstance(state, tuple) else state
 
 
 def _clear_grads(model) -> None:
@@ -78,7 +75,7 @@ def state_grads(model, xs, ys, loss="mse", h0=None, last_only=False, strategy=No
     gradient has a row of zeros.  For a tuple state (LSTM) h is used.
     """
     unrolled = unroll(model, xs, ys, strategy or Full(), loss=loss, h0=h0)
-    states = [_hidden(s) for s in unrolled.states[1:]]
+    states = [hidden_of(s) for s in unrolled.states[1:]]
     for state in states:
         state.retain_grad()
     target = unrolled.losses[-1] if last_only else unrolled.loss
@@ -136,6 +133,18 @@ def state_jacobians(model, xs, h0=None) -> np.ndarray:
         jacobians[t] = copies.grad
     _clear_grads(model)
     return jacobians
+
+
+def set_spectral_radius(model, radius: float) -> None:
+    """Rescale a model's recurrent matrix (A, or W_hh: ``model.weights()[0]``) so that max |eigenvalue| = radius."""
+    radius = validate.real("radius", radius)
+    if not radius > 0:
+        raise ValueError(f"radius must be positive, got {radius}")
+    recurrent = model.weights()[0]
+    current = spectral_radius(recurrent.data)
+    if current == 0:
+        raise ValueError("the recurrent matrix is zero: no rescaling gives it a spectral radius")
+    recurrent.data *= radius / current
 
 
 def spectral_radius(M) -> float:
@@ -199,8 +208,7 @@ def power_iteration_angles(M, x, steps: int) -> np.ndarray:
     each product (the direction is all we measure), so it never overflows.
     """
     M = _square("power_iteration_angles", M)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"power_iteration_angles needs a number of steps >= 0, got {steps!r}")
+    steps = validate.positive_int("power_iteration_angles's number of steps", steps, minimum=0)
     x = np.asarray(x, dtype=float)
     if x.shape != (M.shape[0],) or not np.any(x):
         raise ValueError(f"power_iteration_angles needs a nonzero vector x of shape ({M.shape[0]},), got {x.shape}")
@@ -286,8 +294,7 @@ def gradient_samples(model, xs, ys, strategy, n: int, loss="mse", h0=None) -> np
     Each draw is a fresh ``strategy.plan(T)`` (its seeded random stream goes on),
     so the draws are independent and reproducible from the strategy's seed.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"gradient_samples needs a number of draws n >= 1, got {n!r}")
+    n = validate.positive_int("gradient_samples's number of draws n", n)
     return np.stack([flatten(summed_gradient(model, xs, ys, strategy, loss=loss, h0=h0)) for _ in range(n)])
 
 
@@ -351,23 +358,6 @@ def estimator_stats(samples, reference) -> EstimatorStats:
     )
 
 
-class Fixed(Strategy):
-    """A strategy that always runs the same plan: for hand-made plans and for enumerating draws."""
-
-    def __init__(self, plan: Plan):
-        if not isinstance(plan, Plan):
-            raise TypeError(f"Fixed needs an rnn.Plan, got {type(plan).__name__}")
-        self._plan = plan
-
-    def plan(self, T: int) -> Plan:
-        if T != self._plan.T:
-            raise ValueError(f"Fixed: the plan is for T={self._plan.T} steps, but the sequence has T={T}")
-        return self._plan
-
-    def __repr__(self) -> str:
-        return f"Fixed(T={self._plan.T}, cuts={self._plan.cut_steps()}, scaled={self._plan.scaled_steps()})"
-
-
 @dataclass(frozen=True)
 class ExactMoments:
     """The exact mean and spread of a random gradient estimator over all its draws."""
@@ -385,8 +375,7 @@ def randomized_exact_moments(model, xs, ys, p: float, loss="mse", h0=None) -> Ex
     with probability p^kept (1 - p)^cut.  All 2^(T-1) patterns are run (each as
     a ``Fixed`` plan), so this is exact: no sampling error.  Refuses T - 1 > 12.
     """
-    if not (isinstance(p, (int, float)) and 0 < p <= 1):
-        raise ValueError(f"randomized_exact_moments needs a keep probability p in (0, 1], got {p!r}")
+    p = validate.probability("randomized_exact_moments's keep probability p", p)
     T = len(xs)
     if 2 ** (T - 1) > MAX_ENUMERATED_DRAWS:
         raise ValueError(f"randomized_exact_moments would enumerate 2^{T - 1} draws for T={T}; "
@@ -397,8 +386,7 @@ def randomized_exact_moments(model, xs, ys, p: float, loss="mse", h0=None) -> Ex
         probability = p ** kept * (1 - p) ** (T - 1 - kept)
         if probability == 0.0:
             continue
-        edges = (PASS, PASS) + tuple(1.0 / p if k else 0.0 for k in keep)
-        plan = Plan(T, edges, (Update(T, 1, 0),))
+        plan = Plan(T, randomized_edges(keep, p), (Update(T, 1, 0),))
         weights.append(probability)
         grads.append(flatten(summed_gradient(model, xs, ys, Fixed(plan), loss=loss, h0=h0)))
     weights, grads = np.array(weights), np.stack(grads)
@@ -433,8 +421,7 @@ def measure(model, xs, ys, strategy, loss="mse", h0=None, repeats: int = 5) -> C
     ``rnn.run``'s peak_bytes (arrays saved for backward, plus stored states
     for Checkpointed) and peak_nodes.
     """
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"measure needs repeats >= 1, got {repeats!r}")
+    repeats = validate.positive_int("measure's repeats", repeats)
     best, peak_bytes, peak_nodes, updates = math.inf, 0, 0, 0
     for _ in range(repeats):
         started = time.perf_counter()
@@ -465,6 +452,7 @@ __all__ = [
     "randomized_exact_moments",
     "relative_error",
     "running_mean_error",
+    "set_spectral_radius",
     "singular_values",
     "spectral_radius",
     "state_grads",

@@ -5,9 +5,11 @@ reach point (``segments``), and for each stretch
 
 1. runs the cell over its steps (``advance``): a cell with a ``scan`` (the fused
    Elman RNN) records the stretch as one segment node with the plan's edge
-   factors inside; any other cell steps, editing each recurrent edge
-   h_{t-1} -> h_t as the plan says (nothing for factor 1, a stop-gradient node
-   for 0, a scale-gradient node otherwise) and tagging each node ``step=t``;
+   factors inside, tagged ``steps=(first, last)``; any other cell steps
+   (``steps``, the one step loop that ``unroll`` shares), editing each
+   recurrent edge h_{t-1} -> h_t as the plan says (nothing for factor 1, a
+   stop-gradient node for 0, a scale-gradient node otherwise) and tagging
+   each node ``step=t``;
 2. adds the stretch's losses to the running sum of the current update;
 3. at an update point: cuts the tape at h_reach (older nodes are released and
    h_reach becomes a constant leaf, so gradient stops there), backpropagates the
@@ -36,6 +38,7 @@ from minigrad.ops.base import out_of_range
 from minigrad.tensor import Tensor
 
 from .cells import holds_indices
+from .states import map_state, newest, parts
 from .truncation import CUT, PASS, Plan, Strategy
 
 HIDDEN_MODES = ("carry", "reset")
@@ -64,25 +67,13 @@ def step_loss(kind, y_hat, y):
     raise ValueError(f"loss must be 'mse', 'ce' or a callable (y_hat, y) -> Tensor, got {kind!r}")
 
 
-# -- states that may be tuples (LSTM: (h, c)) --------------------------------
-def _map_state(fn, state):
-    return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
-
-
-def _newest(state) -> Tensor | None:
-    """The state tensor recorded last (cutting there frees everything before the state)."""
-    parts = state if isinstance(state, tuple) else (state,)
-    recorded = [s for s in parts if isinstance(s, Tensor) and s.node is not None]
-    return max(recorded, key=lambda s: s.node.seq) if recorded else None
-
-
 def edit_edge(state, factor: float):
     """Apply the plan's factor to the recurrent edge: pass, stop_gradient or scale_grad."""
     if factor == PASS:
         return state
     if factor == CUT:
-        return _map_state(mg.stop_gradient, state)
-    return _map_state(lambda s: mg.scale_grad(s, factor), state)
+        return map_state(mg.stop_gradient, state)
+    return map_state(lambda s: mg.scale_grad(s, factor), state)
 
 
 # -- checks ------------------------------------------------------------------
@@ -133,31 +124,56 @@ def segments(plan: Plan) -> list[tuple[int, int]]:
     return [(a + 1, b) for a, b in itertools.pairwise(stops)]
 
 
-def advance(model, xs, ys, h, first: int, last: int, plan: Plan, loss):
-    """Run steps first..last (1-based) from state h; return (h_last, the sum of their losses).
+def steps(model, xs, ys, h, first: int, last: int, plan: Plan, loss):
+    """Step the cell through steps first..last (1-based) from state h, one step at a time.
 
-    A cell with a ``scan`` runs the stretch as one segment (the plan's edge
-    factors inside its node); any other cell steps, with the edge edits as
-    stop-gradient / scale-gradient nodes and every node tagged with its step.
+    Yields (t, h_t, y_hat_t, l_t) after each step.  The edge into step t is
+    edited as the plan says, and every node of step t is tagged ``step=t``.
     """
-    scan = getattr(model, "scan", None)
-    if scan is not None and isinstance(loss, str):
-        with mg.tags(steps=(first, last)):
-            states, outputs = scan(xs[first - 1:last], h, plan.edges[first:last + 1])
-            return states[-1], step_loss(loss, outputs, ys[first - 1:last])
-    total = None
     for t in range(first, last + 1):
         with mg.tags(step=t):
             h = edit_edge(h, plan.edges[t])
             h, y_hat = model.step(xs[t - 1], h)
             l_t = step_loss(loss, y_hat, ys[t - 1])
+        yield t, h, y_hat, l_t
+
+
+def advance(model, xs, ys, h, first: int, last: int, plan: Plan, loss):
+    """Run steps first..last (1-based) from state h; return (h_last, the sum of their losses).
+
+    A cell with a ``scan`` runs the stretch as one segment (the plan's edge
+    factors inside its node, tagged ``steps=(first, last)``); a callable loss
+    is then applied to each step's slice of the outputs.  Any other cell steps
+    (``steps``).
+    """
+    scan = getattr(model, "scan", None)
+    if scan is not None:
+        with mg.tags(steps=(first, last)):
+            states, outputs = scan(xs[first - 1:last], h, plan.edges[first:last + 1])
+            if callable(loss):
+                return states[-1], _sum([step_loss(loss, outputs[i], ys[first - 1 + i])
+                                         for i in range(last - first + 1)])
+            return states[-1], step_loss(loss, outputs, ys[first - 1:last])
+    total = None
+    for _, h, _, l_t in steps(model, xs, ys, h, first, last, plan, loss):
         total = l_t if total is None else total + l_t
     return h, total
 
 
-def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, hidden="carry") -> Result:
+def _sum(terms):
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, hidden="carry",
+        on_backward=None) -> Result:
     """Unroll ``model`` over (xs, ys) under ``strategy``; call ``on_update(update, loss_value)``
     at every update point while each parameter's ``.grad`` holds that update's gradient.
+
+    ``on_backward(update, tape)`` runs just before each update's backward, while
+    the tape holds exactly the graph that backward will walk (``rnn.viz.as_run`` draws it).
 
     ``hidden``: what happens to the state after an update.  "carry" keeps it
     (the strategy decides whether gradient crosses); "reset" restarts from h0,
@@ -197,6 +213,8 @@ def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, 
             result.peak_bytes = max(result.peak_bytes, tape.saved_bytes())
             for p in params:
                 p.grad = None
+            if on_backward is not None:
+                on_backward(update, tape)
             if total.requires_grad:
                 total.backward(retain_graph=True)
             _fill_missing_grads(params)
@@ -210,7 +228,7 @@ def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, 
                 h = fresh()
                 states = {last: h}
     # The graph goes when this function returns: nothing outside holds a recorded tensor.
-    result.final_state = _map_state(lambda s: s.detach(), h)
+    result.final_state = map_state(lambda s: s.detach(), h)
     return result
 
 
@@ -218,9 +236,9 @@ def _cut_at(tape, states: dict, step: int) -> None:
     """Make h_step a leaf (release every older node) and forget older states."""
     if step not in states:
         return
-    newest = _newest(states[step])
-    if newest is not None and not newest.node.freed:
-        tape.cut(newest)
+    last = newest(states[step])
+    if last is not None and not last.node.freed:
+        tape.cut(last)
     for s in [s for s in states if s < step]:
         del states[s]
 
@@ -252,13 +270,13 @@ def _run_checkpointed(model, xs, ys, plan: Plan, loss, h0, on_update) -> Result:
             h, stretch_loss = advance(model, xs, ys, h, first, last, plan, loss)
             total_loss += stretch_loss.item()
     final_state = h
-    stored_bytes = sum(sum(s.data.nbytes for s in (c if isinstance(c, tuple) else (c,))) for c in checkpoints.values())
+    stored_bytes = sum(sum(s.data.nbytes for s in parts(c)) for c in checkpoints.values())
     for p in params:
         p.grad = None
     grad_end = None
     for first, last in reversed(stretches):
         with mg.Tape() as tape:
-            h_start = _map_state(lambda s: s.detach().requires_grad_(), checkpoints[first])
+            h_start = map_state(lambda s: s.detach().requires_grad_(), checkpoints[first])
             h, objective = advance(model, xs, ys, h_start, first, last, plan, loss)
             if grad_end is not None:
                 objective = objective + _inner(h, grad_end)
@@ -266,7 +284,7 @@ def _run_checkpointed(model, xs, ys, plan: Plan, loss, h0, on_update) -> Result:
             result.peak_bytes = max(result.peak_bytes, tape.saved_bytes() + stored_bytes)
             if objective.requires_grad:
                 objective.backward()
-            grad_end = _map_state(lambda s: np.zeros_like(s.data) if s.grad is None else s.grad, h_start)
+            grad_end = map_state(lambda s: np.zeros_like(s.data) if s.grad is None else s.grad, h_start)
     _fill_missing_grads(params)
     result.losses.append(total_loss)
     if on_update is not None:
@@ -299,10 +317,15 @@ class Unrolled:
 
 
 def unroll(model, xs, ys, strategy: Strategy | Plan, loss="mse", h0=None) -> Unrolled:
-    """Record the forward pass with the plan's edge edits (stop/scale nodes), without cuts or updates.
+    """Record the forward pass step by step with the plan's edge edits (stop/scale nodes),
+    without cuts or updates: the lesson view, one handle per h_t, y_hat_t and l_t.
 
     For looking at the graph a strategy builds: drawing it, counting its nodes,
     or backpropagating the total loss through it (``unrolled.loss.backward()``).
+    It runs the driver's own step loop (``steps``), so each step records the
+    nodes training records for a step; a fused cell's step is its scan node
+    of length one.  Training scans whole stretches between updates instead:
+    ``rnn.viz.as_run`` draws those, as recorded by ``run``.
     """
     xs, ys = _check_inputs(model, xs, ys, loss)
     plan = strategy if isinstance(strategy, Plan) else strategy.plan(len(xs))
@@ -310,11 +333,7 @@ def unroll(model, xs, ys, strategy: Strategy | Plan, loss="mse", h0=None) -> Unr
     with tape:
         h = model.initial_state(_batch_of(xs)) if h0 is None else h0
         states, outputs, losses, total = [h], [], [], None
-        for t in range(1, plan.T + 1):
-            with mg.tags(step=t):
-                h = edit_edge(h, plan.edges[t])
-                h, y_hat = model.step(xs[t - 1], h)
-                l_t = step_loss(loss, y_hat, ys[t - 1])
+        for _, h, y_hat, l_t in steps(model, xs, ys, h, 1, plan.T, plan, loss):
             total = l_t if total is None else total + l_t
             states.append(h)
             outputs.append(y_hat)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
+from minigrad import validate
 
 from .tasks import CharText
 
@@ -20,8 +21,7 @@ def sample_text(model, text: CharText, n: int, prime: str = "", temperature: flo
     """Feed ``prime`` (or the first vocabulary character) through the model, then draw ``n`` characters."""
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    n = validate.positive_int("n (characters to draw)", n, minimum=0)
     rng = np.random.default_rng(seed)
     identity = np.eye(len(text.vocab))
     prime_indices = text.encode(prime or text.vocab[0])

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minigrad import validate
+
 REBER_SYMBOLS = "BTSXPVE"
 
 # The standard Reber grammar as a state machine: state -> its two
@@ -108,8 +110,7 @@ class Task:
 
 def _check_positive(**sizes) -> None:
     for arg, value in sizes.items():
-        if value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {arg}={value}")
+        validate.positive_int(arg, value)
 
 
 def _one_hot(indices: np.ndarray, n: int) -> np.ndarray:

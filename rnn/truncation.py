@@ -20,13 +20,26 @@ it can be printed, drawn and tested on its own, and the driver in
 
     TBPTT(k1=2, k2=4): update every 2 steps; the update at t uses the losses
     of steps t-1, t and backpropagates to h_{t-4}: windows overlap.
+
+The edge into step 1 always passes (factor 1): h_0 is a constant, not a
+trained value, so cutting or scaling gradient into it would record a node
+that changes nothing.  Randomized and ARTBP draw factors for t = 2..T only.
+
+A new strategy is a subclass of ``Strategy`` with a ``plan(T)`` method,
+registered with ``@register_strategy("name")`` (``rnn.registry``): the command
+lines, ``rnn.parse_strategy`` and the drawings then know it.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
+
+from minigrad import validate
+
+from .registry import register_strategy
 
 PASS, CUT = 1.0, 0.0
 
@@ -65,14 +78,8 @@ class Plan:
         return {t: c for t, c in enumerate(self.edges) if t >= 1 and c not in (PASS, CUT)}
 
 
-def _check_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _check_T(T) -> int:
-    return _check_int("T (the sequence length)", T)
+    return validate.positive_int("T (the sequence length)", T)
 
 
 def _windows(T: int, k1: int, k2: int) -> tuple:
@@ -94,18 +101,35 @@ def _windows(T: int, k1: int, k2: int) -> tuple:
 
 
 class Strategy:
-    """Base class: a strategy makes a Plan for a sequence length."""
+    """Base class: a strategy makes a Plan for a sequence length.
+
+    A subclass keeps each constructor parameter as an attribute of the same
+    name: ``repr``, equality and ``rnn.describe`` read them from there.
+    """
 
     random = False
 
     def plan(self, T: int) -> Plan:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def parameters(self) -> dict:
+        """{constructor parameter: value}, in signature order."""
+        names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
+        return {n: getattr(self, n) for n in names if hasattr(self, n)}
+
+    def __eq__(self, other) -> bool:
+        """Same class and parameters (a random strategy's stream position is not compared)."""
+        return type(self) is type(other) and self.parameters() == other.parameters()
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(map(repr, self.parameters().values()))))
+
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.parameters().items())
         return f"{type(self).__name__}({fields})"
 
 
+@register_strategy("full")
 class Full(Strategy):
     """Full BPTT: one update at T with every loss, back to h_0."""
 
@@ -114,8 +138,11 @@ class Full(Strategy):
         return Plan(T, (PASS,) * (T + 1), (Update(T, 1, 0),))
 
 
+@register_strategy("tbptt", examples={"k1": 5, "k2": 20})
 class TBPTT(Strategy):
-    """TBPTT(k1, k2) (Williams and Peng): every k1 steps, backpropagate the losses since the
+    """TBPTT(k1, k2): every k1 steps, backpropagate k2 steps (overlapping windows when k2 > k1).
+
+    TBPTT(k1, k2) (Williams and Peng): every k1 steps, backpropagate the losses since the
     last update back to h_{t-k2} (h_0 when t <= k2).  k2 > k1 makes windows overlap.
     When k1 does not divide T, a last update at T takes the remaining losses.
 
@@ -125,8 +152,8 @@ class TBPTT(Strategy):
     """
 
     def __init__(self, k1: int, k2: int):
-        self.k1 = _check_int("k1", k1)
-        self.k2 = _check_int("k2", k2)
+        self.k1 = validate.positive_int("k1", k1)
+        self.k2 = validate.positive_int("k2", k2)
         if self.k2 < self.k1:
             raise ValueError(f"TBPTT needs k2 >= k1 (each update must reach its own losses), got k1={k1}, k2={k2}")
 
@@ -140,19 +167,29 @@ class TBPTT(Strategy):
         return Plan(T, tuple(edges), updates)
 
 
+@register_strategy("chunked", examples={"k": 10})
 class Chunked(TBPTT):
-    """Chunked truncation with carried state: TBPTT(k, k).  The hidden state crosses
-    chunk boundaries, gradient does not (a stop-gradient node at each boundary)."""
+    """Chunked truncation: update every k steps, state carried, gradient cut at chunk edges.
+
+    TBPTT(k, k).  The hidden state crosses chunk boundaries, gradient does not
+    (a stop-gradient node at each boundary)."""
 
     def __init__(self, k: int):
         super().__init__(k, k)
-
-    def __repr__(self) -> str:
-        return f"Chunked(k={self.k1})"
+        self.k = self.k1
 
 
+def randomized_edges(keep, p: float) -> tuple:
+    """The edge factors of one Randomized draw: edges[0] and edges[1] pass, then for
+    t = 2..T the factor 1/p where ``keep[t-2]`` is true and 0 (a cut) where it is false."""
+    return (PASS, PASS) + tuple(1.0 / p if k else CUT for k in keep)
+
+
+@register_strategy("randomized", examples={"p": 0.5})
 class Randomized(Strategy):
-    """Randomized truncation: one update at T; the gradient from h_t into h_{t-1} is
+    """Randomized truncation: keep each recurrent edge with probability p, scaled by 1/p (unbiased).
+
+    One update at T; the gradient from h_t into h_{t-1} is
     multiplied by xi_t = 1/p with probability p, else 0, independently for t = 2..T
     (the edge from h_0 is left alone: h_0 is not a trained value).
 
@@ -163,18 +200,15 @@ class Randomized(Strategy):
     random = True
 
     def __init__(self, p: float, seed: int = 0):
-        if not (isinstance(p, (int, float)) and 0 < p <= 1):
-            raise ValueError(f"Randomized needs a keep probability p in (0, 1], got {p!r}")
-        self.p = float(p)
-        self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self.p = validate.probability("Randomized's keep probability p", p)
+        self.seed = validate.seed("Randomized's seed", seed)
+        self._rng = np.random.default_rng(self.seed)
 
     def plan(self, T: int) -> Plan:
         """A fresh draw of the xi_t (each call continues the seeded random stream)."""
         T = _check_T(T)
         keep = self._rng.random(T - 1) < self.p
-        edges = (PASS, PASS) + tuple(1.0 / self.p if k else CUT for k in keep)
-        return Plan(T, edges, (Update(T, 1, 0),))
+        return Plan(T, randomized_edges(keep, self.p), (Update(T, 1, 0),))
 
 
 def survival_schedule(L0: float = 10.0, a: float = 3.0):
@@ -184,6 +218,7 @@ def survival_schedule(L0: float = 10.0, a: float = 3.0):
     a <= 2 is refused: the run length then has infinite variance (a trial with
     a = 1 produced a sub-sequence of over 10,000 steps).
     """
+    a, L0 = validate.real("survival_schedule's a", a), validate.real("survival_schedule's L0", L0)
     if not a > 2:
         raise ValueError(f"survival_schedule needs a > 2 (finite variance of the sub-sequence length), got a={a}")
     if not L0 > 0:
@@ -196,8 +231,11 @@ def survival_schedule(L0: float = 10.0, a: float = 3.0):
     return c
 
 
+@register_strategy("artbp")
 class ARTBP(Strategy):
-    """Anticipated reweighted truncated backpropagation (Tallec and Ollivier, 2017).
+    """ARTBP: cut after each step with probability c, reweight kept edges by 1/(1-c) (unbiased).
+
+    Anticipated reweighted truncated backpropagation (Tallec and Ollivier, 2017).
 
     After each step t a truncation is drawn with probability c_t (fixed before
     the draw; it may depend on the run length L since the last cut).  A
@@ -211,12 +249,13 @@ class ARTBP(Strategy):
     random = True
 
     def __init__(self, c: float = 0.1, schedule=None, seed: int = 0):
-        if schedule is None and not (isinstance(c, (int, float)) and 0 < c < 1):
-            raise ValueError(f"ARTBP needs a truncation probability c in (0, 1), got {c!r}")
-        self.c = float(c)
+        if schedule is not None and not callable(schedule):
+            raise TypeError(f"ARTBP's schedule must be a function c(run length) -> probability "
+                            f"(such as rnn.survival_schedule()), got {schedule!r}")
+        self.c = validate.probability("ARTBP's truncation probability c", c, high_open=True)
         self.schedule = schedule
-        self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self.seed = validate.seed("ARTBP's seed", seed)
+        self._rng = np.random.default_rng(self.seed)
 
     def probability(self, run_length: int) -> float:
         c = self.c if self.schedule is None else float(self.schedule(run_length))
@@ -243,8 +282,9 @@ class ARTBP(Strategy):
         return Plan(T, tuple(edges), tuple(updates))
 
 
+@register_strategy("checkpointed", examples={"segment": 10})
 class Checkpointed(Strategy):
-    """The exact full gradient, storing only every ``segment``-th hidden state.
+    """Checkpointed BPTT: the exact full gradient, storing only every segment-th hidden state.
 
     The forward pass keeps h_0, h_s, h_2s, ... and records nothing; the backward
     pass recomputes one segment at a time (newest first) on the tape, so the tape
@@ -252,14 +292,37 @@ class Checkpointed(Strategy):
     """
 
     def __init__(self, segment: int):
-        self.segment = _check_int("segment", segment)
+        self.segment = validate.positive_int("segment", segment)
 
     def plan(self, T: int) -> Plan:
         T = _check_T(T)
         return Plan(T, (PASS,) * (T + 1), (Update(T, 1, 0),), checkpoint=self.segment)
 
 
+class Fixed(Strategy):
+    """A strategy that always runs the same plan: for hand-made plans and for enumerating draws.
+
+    Not registered: a plan has no spec notation.
+    """
+
+    def __init__(self, plan: Plan):
+        if not isinstance(plan, Plan):
+            raise TypeError(f"Fixed needs an rnn.Plan, got {type(plan).__name__}")
+        self.plan_ = plan
+
+    def plan(self, T: int) -> Plan:
+        if T != self.plan_.T:
+            raise ValueError(f"Fixed: the plan is for T={self.plan_.T} steps, but the sequence has T={T}")
+        return self.plan_
+
+    def parameters(self) -> dict:
+        return {"plan": self.plan_}
+
+    def __repr__(self) -> str:
+        return f"Fixed(T={self.plan_.T}, cuts={self.plan_.cut_steps()}, scaled={self.plan_.scaled_steps()})"
+
+
 __all__ = [
     "PASS", "CUT", "Update", "Plan", "Strategy", "Full", "TBPTT", "Chunked",
-    "Randomized", "ARTBP", "Checkpointed", "survival_schedule",
+    "Randomized", "ARTBP", "Checkpointed", "Fixed", "randomized_edges", "survival_schedule",
 ]

@@ -4,6 +4,15 @@
     rnn.viz.compact(u)      # one column per step: x_t, h_t, y_hat_t, l_t
     rnn.viz.ops_view(u)     # every node on the tape, grouped by step
     rnn.viz.heat(u)         # h_t coloured by ||dL/dh_t|| (runs the backward if needed)
+    rnn.viz.as_run(model, xs, ys, rnn.TBPTT(3, 5))   # what training records
+
+Two kinds of view.  ``compact``, ``ops_view`` and ``heat`` are the lesson
+view: they draw ``rnn.unroll``, which steps through the sequence one step at a
+time (for a fused cell, its scan node of length one per step) so that every
+h_t, y_hat_t and l_t has a box.  ``as_run`` is the view of what ran: it runs
+``rnn.run`` itself and draws, for each update, the nodes on the tape when that
+update's backward starts, with each scanned stretch as one node that names its
+steps and the plan's edge factors inside it.
 
 Each returns a ``graphviz.Digraph`` (shown inline in Jupyter; ``.source`` is
 the DOT text; ``minigrad.viz.render_source`` writes a file).  Time runs left
@@ -22,6 +31,7 @@ top, from the tape the engine recorded:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from itertools import pairwise
 
 import graphviz
@@ -30,7 +40,8 @@ import numpy as np
 from minigrad import viz as mgviz
 from minigrad.tensor import Tensor
 
-from .bptt import Unrolled
+from .bptt import Unrolled, run
+from .states import hidden_of
 
 WINDOW_COLOURS = ("#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#fb9a99", "#ffff99")
 HEAT_RAMP = ("#fcfdbf", "#feb078", "#f1605d", "#b73779", "#721f81", "#2c115f")  # magma, light to dark
@@ -38,11 +49,6 @@ NO_GRAD = "#dddddd"
 
 
 # -- what the tape and the plan say about each step ------------------------------
-def _first(state):
-    """The hidden state h of a state that may be a tuple (the LSTM's (h, c))."""
-    return state[0] if isinstance(state, tuple) else state
-
-
 def edge_edits(unrolled: Unrolled) -> dict:
     """{t: ("cut", n) or ("scale", factor)} for each step whose recurrent edge the tape edited.
 
@@ -261,13 +267,13 @@ def _homes(nodes) -> dict:
 def backpropagate(unrolled: Unrolled) -> None:
     """Backpropagate the total loss, keeping dL/dh_t in each state's ``.grad`` and the graph drawable."""
     for state in unrolled.states:
-        _first(state).retain_grad()
+        hidden_of(state).retain_grad()
     unrolled.loss.backward(retain_graph=True)
 
 
 def state_grad_norms(unrolled: Unrolled) -> list:
     """||dL/dh_t|| for t = 0..T (None where h_t kept no gradient, as the constant h_0)."""
-    return [mgviz.grad_norm(_first(s)) if isinstance(_first(s), Tensor) else None for s in unrolled.states]
+    return [mgviz.grad_norm(hidden_of(s)) if isinstance(hidden_of(s), Tensor) else None for s in unrolled.states]
 
 
 def heat(unrolled: Unrolled) -> graphviz.Digraph:
@@ -313,4 +319,94 @@ def _legend(low: float, high: float) -> str:
             f"<TR>{cells}</TR></TABLE>>")
 
 
-__all__ = ["backpropagate", "compact", "edge_edits", "heat", "ops_view", "state_grad_norms", "windows"]
+# -- the view of what ran ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Recorded:
+    """One node on the tape at an update's backward, as plain values (no arrays kept)."""
+
+    seq: int
+    op: str
+    tags: dict
+    inputs: tuple  # seqs of the recorded nodes that made its inputs
+    shape: tuple  # its output's shape
+
+
+def record_run(model, xs, ys, strategy, loss="mse", h0=None) -> tuple:
+    """Run the driver and keep, per update, the nodes its backward walks: (plan, [(update, [Recorded])])."""
+    snapshots = []
+
+    def keep(update, tape):
+        nodes = []
+        for node in tape.nodes():
+            out = node.output()
+            nodes.append(Recorded(node.seq, node.op, dict(node.tags),
+                                  tuple(i.node.seq for i in node.inputs if i.node is not None),
+                                  () if out is None else out.shape))
+        snapshots.append((update, nodes))
+
+    result = run(model, xs, ys, strategy, loss=loss, h0=h0, on_backward=keep)
+    return result.plan, snapshots
+
+
+def as_run(model, xs, ys, strategy, loss="mse", h0=None) -> graphviz.Digraph:
+    """What training records: one row per update, holding the nodes its backward walks.
+
+    Each row is the tape at the moment ``rnn.run`` starts that update's
+    backward: older nodes were cut off (the strategy's reach), so overlapping
+    TBPTT windows show the same stretch in two rows.  A scanned stretch is one
+    node labelled with its steps and the plan's factors on the edges into
+    them (×1 passes, ×0 cuts, ×c scales); a stepping cell shows its nodes
+    tagged with their step.  Parameters and data are left out.
+    """
+    plan, snapshots = record_run(model, xs, ys, strategy, loss=loss, h0=h0)
+    g = _digraph(f"What training records: T = {plan.T}, {len(plan.updates)} update(s); "
+                 "each row is the tape at one update's backward")
+    g.attr(rankdir="LR")
+    number = {}  # node seq -> its number in this drawing (seqs are global, so they differ between runs)
+    for _, nodes in snapshots:
+        for n in nodes:
+            number.setdefault(n.seq, len(number) + 1)
+    # graphviz stacks clusters bottom-up in LR layouts: add the last update first, so update 1 is on top
+    for i, (update, nodes) in reversed(list(enumerate(snapshots))):
+        colour = WINDOW_COLOURS[i % len(WINDOW_COLOURS)]
+        with g.subgraph(name=f"cluster_update{i + 1}") as c:
+            c.attr(label=f"update {i + 1} after step {update.t}: losses l{update.first}..l{update.t}, "
+                         f"back to h{update.reach} ({len(nodes)} nodes)",
+                   style="rounded,filled", fillcolor="#fafafa", color=colour, penwidth="2")
+            present = {n.seq: n for n in nodes}
+            for n in nodes:
+                c.node(f"u{i}_{number[n.seq]}", _recorded_label(n, plan, present), shape="box", style="rounded,filled",
+                       fillcolor=_recorded_fill(n), fontsize="10")
+            for n in nodes:
+                for source in n.inputs:
+                    if source in present:
+                        c.edge(f"u{i}_{number[source]}", f"u{i}_{number[n.seq]}")
+    return g
+
+
+def _recorded_label(node: Recorded, plan, present: dict) -> str:
+    shape = "×".join(map(str, node.shape)) or "scalar"
+    if "steps" in node.tags:
+        first, last = node.tags["steps"]
+        if node.op.endswith("_scan"):
+            factors = " ".join(f"×{plan.edges[t]:.3g}" for t in range(first, last + 1))
+            return f"{node.op}\nsteps {first}..{last}\nedges {factors}\n{shape}"
+        if node.op == "getitem" and any(present[s].op.endswith("_scan") for s in node.inputs if s in present):
+            return f"getitem\nh{last}, carried on\n{shape}"
+        return f"{node.op}\nsteps {first}..{last}\n{shape}"
+    if "step" in node.tags:
+        return f"{node.op}\nstep {node.tags['step']}\n{shape}"
+    return f"{node.op}\n{shape}"
+
+
+def _recorded_fill(node: Recorded) -> str:
+    if node.op.endswith("_scan") or node.op.endswith("_step"):
+        return "#cfe2f3"
+    if node.op == "stop_gradient":
+        return "#f4cccc"
+    if node.op == "scale_grad":
+        return "#d9ead3"
+    return "#ffffff"
+
+
+__all__ = ["as_run", "record_run", "Recorded", "backpropagate", "compact", "edge_edits", "heat", "ops_view", "state_grad_norms", "windows"]

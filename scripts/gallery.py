@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from minigrad.viz import render_source
-from rnn import render
+from rnn.cli import render
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "gallery"
 COMMON = {"--model": "elman", "--steps": "12", "--hidden": "3", "--seed": "0"}
@@ -26,6 +26,7 @@ GALLERY = {
     "tbptt": {"--strategy": "tbptt", "--k1": "3", "--k2": "5"},
     "randomized": {"--strategy": "randomized", "--p": "0.5"},
     "artbp": {"--strategy": "artbp", "--c": "0.2"},
+    "tbptt_run": {"--strategy": "tbptt", "--k1": "3", "--k2": "5", "--view": "run"},
     "chunked_ops": {"--strategy": "chunked", "--k": "4", "--steps": "6", "--view": "ops"},
     "heat_contracting": {"--model": "linear", "--strategy": "full", "--spectral-radius": "0.5", "--view": "heat"},
     "heat_expanding": {"--model": "linear", "--strategy": "full", "--spectral-radius": "1.5", "--view": "heat"},

@@ -42,7 +42,7 @@ import rnn.viz
 from minigrad.viz import show
 from rnn import analysis
 from rnn.layer_norm import LayerNormElman
-from rnn.render import set_spectral_radius
+from rnn.analysis import set_spectral_radius
 
 FAST = os.environ.get("TUTORIAL_FAST") == "1"  # only shrinks the sequence lengths
 T_LONG = 30 if FAST else 60  # the longest lag we look at

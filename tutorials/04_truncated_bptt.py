@@ -42,7 +42,7 @@ import rnn
 import rnn.viz
 from minigrad.viz import show
 from rnn import analysis, manual
-from rnn.compare import build_all, compare
+from rnn.training import compare_strategies
 
 FAST = os.environ.get("TUTORIAL_FAST") == "1"  # only shrinks the sequence lengths of the timing section
 
@@ -390,11 +390,9 @@ plt.show()
 
 # %%
 STRATEGIES = ["full", "checkpointed:10", "chunked:4", "chunked:16", "tbptt:4,16"]
-config = {"task": "echo", "file": None, "delay": 10, "seq_len": 40, "batch": 32, "cell": "elman", "hidden": 32,
-          "strategy": "full", "k": 10, "k1": 5, "k2": 20, "p": 0.5, "c": 0.1, "segment": 10, "steps": 6000,
-          "optimizer": "adam", "lr": 0.003, "clip": 1.0, "seed": 0}
-runs = build_all(config, STRATEGIES)
-table, curves = compare(runs, show_progress=False)
+comparison = compare_strategies(STRATEGIES, task="echo", delay=10, seq_len=40, batch=32, cell="elman", hidden=32,
+                                steps=6000, optimizer="adam", lr=0.003, clip=1.0, seed=0)
+runs, table, curves = comparison.runs, comparison.table, comparison.curves
 
 piece = next(iter(runs.values())).source.piece(0)
 rows = []

@@ -40,7 +40,7 @@ import rnn
 import rnn.viz
 from minigrad.viz import show
 from rnn import analysis
-from rnn.compare import build_all, compare
+from rnn.training import compare_strategies
 
 FAST = os.environ.get("TUTORIAL_FAST") == "1"  # only shrinks the number of random draws
 DRAWS = 200 if FAST else 400
@@ -359,10 +359,9 @@ assert memory["ARTBP(c = 0.1)"] > 2 * memory["Chunked(10)"], "ARTBP's longest su
 
 # %%
 STRATEGIES = ["chunked:16", "randomized:0.5", "randomized:0.8", "artbp:0.1", "artbp:0.2"]
-config = {"task": "echo", "file": None, "delay": 10, "seq_len": 40, "batch": 32, "cell": "elman", "hidden": 32,
-          "strategy": "full", "k": 10, "k1": 5, "k2": 20, "p": 0.5, "c": 0.1, "segment": 10, "steps": 6000,
-          "optimizer": "adam", "lr": 0.003, "clip": 1.0, "seed": 0}
-table, curves = compare(build_all(config, STRATEGIES), show_progress=False)
+comparison = compare_strategies(STRATEGIES, task="echo", delay=10, seq_len=40, batch=32, cell="elman", hidden=32,
+                                steps=6000, optimizer="adam", lr=0.003, clip=1.0, seed=0)
+table, curves = comparison.table, comparison.curves
 print(f"{'strategy':<16}{'accuracy':>10}{'updates':>9}{'peak tape':>12}")
 for row in table:
     print(f"{row['strategy']:<16}{row['metric']:>10.3f}{row['updates']:>9}{row['peak_bytes'] / 1e3:>9.1f} kB")

@@ -27,8 +27,8 @@
 # on two tasks with a known dependency length: the echo task and the adding problem. Then we sweep the
 # chunk length to find how much truncation each task can take.
 #
-# **What you need.** Tutorial 4 (chunks, windows, TBPTT) and tutorial 5 (ARTBP). Training uses `rnn.compare`,
-# the code behind `python -m rnn.compare`: every strategy trains a model built from the same seed on the same
+# **What you need.** Tutorial 4 (chunks, windows, TBPTT) and tutorial 5 (ARTBP). Training uses
+# `rnn.training.compare_strategies`, the code behind `python -m rnn.compare`: every strategy trains a model built from the same seed on the same
 # stream of data, so the only difference between two curves is the strategy.
 
 # %%
@@ -39,7 +39,7 @@ import numpy as np
 
 import rnn
 from minigrad.viz import show
-from rnn import analysis, compare, tasks
+from rnn import analysis, tasks, training
 from rnn import viz as rnn_viz
 
 FAST = os.environ.get("TUTORIAL_FAST") == "1"  # shrinks the chunk-length sweep only
@@ -51,8 +51,8 @@ def train(config, specs):
     Returns {spec: final row} and {spec: learning curve}; a row has the training step, the loss and the
     task metric measured on a held-out batch.
     """
-    table, curves = compare.compare(compare.build_all(config, specs), show_progress=False)
-    return {row["strategy"]: row for row in table}, curves
+    comparison = training.compare_strategies(specs, **config)
+    return {row["strategy"]: row for row in comparison.table}, comparison.curves
 
 
 # %% [markdown]
@@ -106,9 +106,8 @@ for k in (4, 12):
 # on, at the steps where a target exists.
 
 # %%
-# the run's settings, as `python -m rnn.compare` takes them; each strategy spec overrides "strategy", "k", ...
-ECHO = {"task": "echo", "file": None, "delay": DELAY, "seq_len": 32, "batch": 32, "cell": "elman",
-        "hidden": 32, "strategy": "full", "k": 10, "k1": 5, "k2": 20, "p": 0.5, "c": 0.1, "segment": 10,
+# the run's settings (the keyword arguments of rnn.training.build, as `python -m rnn.compare` takes them)
+ECHO = {"task": "echo", "delay": DELAY, "seq_len": 32, "batch": 32, "cell": "elman", "hidden": 32,
         "steps": 8000, "optimizer": "adam", "lr": 0.005, "clip": 1.0, "seed": 0}
 ECHO_STRATEGIES = ["full", "chunked:4", "chunked:16", "tbptt:4,16", "artbp:0.1"]
 SWEEP = [2, 4, 8, 9, 12, 16] if FAST else [2, 4, 6, 8, 9, 10, 12, 16]

@@ -90,16 +90,22 @@ class Max(_Reduction):
 
 
 def sum(a, axis=None, keepdims=False):
-    return Sum.apply(a, axis=_axis(axis), keepdims=keepdims)
+    return Sum.apply(a, axis=_axis(a, axis), keepdims=keepdims)
 
 
 def mean(a, axis=None, keepdims=False):
-    return Mean.apply(a, axis=_axis(axis), keepdims=keepdims)
+    return Mean.apply(a, axis=_axis(a, axis), keepdims=keepdims)
 
 
 def max(a, axis=None, keepdims=False):
-    return Max.apply(a, axis=_axis(axis), keepdims=keepdims)
+    return Max.apply(a, axis=_axis(a, axis), keepdims=keepdims)
 
 
-def _axis(axis):
-    return tuple(axis) if isinstance(axis, list) else axis
+def _axis(a, axis):
+    """A list of axes as a tuple; for a 0-d tensor, axis 0 or -1 (its only "axis") as None,
+    so that sum, mean and max all treat a scalar alike (NumPy's mean would refuse it)."""
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    if axis is not None and np.ndim(getattr(a, "data", a)) == 0:
+        check_axis("reduction", axis, 0)
+        return None
+    return axis

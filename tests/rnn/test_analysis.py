@@ -148,7 +148,7 @@ def test_no_single_dominant_direction_is_refused(M, message):
 def test_angles_refuse_a_zero_vector_and_negative_steps():
     with pytest.raises(ValueError, match="nonzero vector x of shape"):
         analysis.power_iteration_angles(np.diag([2.0, 1.0]), [0.0, 0.0], steps=3)
-    with pytest.raises(ValueError, match="number of steps >= 0, got -1"):
+    with pytest.raises(ValueError, match="number of steps must be an integer >= 0, got -1"):
         analysis.power_iteration_angles(np.diag([2.0, 1.0]), [1.0, 0.0], steps=-1)
 
 
@@ -215,7 +215,7 @@ def test_gradient_samples_are_reproducible_draws_and_exact_when_nothing_is_cut()
     b = analysis.gradient_samples(model, xs, ys, rnn.Randomized(0.5, seed=3), n=4)
     np.testing.assert_array_equal(a, b)
     assert len({tuple(row) for row in a}) > 1  # the draws differ
-    with pytest.raises(ValueError, match="n >= 1, got 0"):
+    with pytest.raises(ValueError, match="number of draws n must be an integer >= 1, got 0"):
         analysis.gradient_samples(model, xs, ys, rnn.Randomized(0.5), n=0)
 
 
@@ -277,7 +277,7 @@ def test_randomized_exact_moments_refuse_long_sequences_and_bad_p():
     model = rnn.ElmanRNN(2, 3, 3)
     with pytest.raises(ValueError, match=r"2\^13 draws for T=14; use T <= 13"):
         analysis.randomized_exact_moments(model, xs, ys, 0.5)
-    with pytest.raises(ValueError, match=r"p in \(0, 1\], got 0"):
+    with pytest.raises(ValueError, match=r"p must be in \(0, 1\], got 0"):
         analysis.randomized_exact_moments(model, xs[:4], ys[:4], 0)
 
 
@@ -301,5 +301,5 @@ def test_measure_reports_the_plan_and_the_tape_memory():
     for name, value in weights(model).items():
         np.testing.assert_array_equal(value, before[name])
     assert all(p.grad is None for p in model.parameters())
-    with pytest.raises(ValueError, match="repeats >= 1"):
+    with pytest.raises(ValueError, match="repeats must be an integer >= 1"):
         analysis.measure(model, rng.standard_normal((4, 2)), rng.standard_normal((4, 2)), rnn.Full(), repeats=0)

@@ -14,7 +14,7 @@ import pytest
 
 import rnn
 from minigrad.viz import render_source
-from rnn import render, viz
+from rnn import analysis, viz
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's `dot` is not installed")
@@ -108,7 +108,7 @@ def test_lstm_cuts_both_parts_of_its_state():
 # -- the heat view ---------------------------------------------------------------------
 def heat_norms(radius):
     model = rnn.LinearRNN(2, 3, 1, seed=0)
-    render.set_spectral_radius(model, radius)
+    analysis.set_spectral_radius(model, radius)
     u = unrolled("full", model=model)
     dot = viz.heat(u).source
     return viz.state_grad_norms(u), dot
@@ -149,6 +149,39 @@ def test_ops_and_heat_render(tmp_path):
         assert sum(el.get("class") == "cluster" for el in ET.parse(svg).getroot().iter()) == 5
 
 
+# -- the view of what ran ---------------------------------------------------------------------
+def test_as_run_records_the_tape_at_each_backward():
+    model = rnn.ElmanRNN(2, 3, 1, seed=0)
+    xs, ys = np.ones((12, 2)), np.zeros((12, 1))
+    plan, snapshots = viz.record_run(model, xs, ys, rnn.TBPTT(3, 5))
+    assert [u.t for u, _ in snapshots] == [3, 6, 9, 12]
+    for update, nodes in snapshots:
+        scans = [n.tags["steps"] for n in nodes if n.op == "elman_scan"]
+        # the stretches the tape still holds run from just after h_reach to the update point, without gaps
+        assert scans[0][0] == update.reach + 1 and scans[-1][1] == update.t
+        assert all(b[0] == a[1] + 1 for a, b in zip(scans, scans[1:]))
+    dot = viz.as_run(model, xs, ys, rnn.TBPTT(3, 5)).source
+    assert dot.count("subgraph cluster_update") == 4
+    assert "update 2 after step 6: losses l4..l6, back to h1" in dot
+    assert "steps 10..12\nedges ×1 ×1 ×1" in dot
+
+
+def test_as_run_shows_the_plan_factors_inside_a_scan():
+    model = rnn.ElmanRNN(2, 3, 1, seed=0)
+    xs, ys = np.ones((6, 2)), np.zeros((6, 1))
+    dot = viz.as_run(model, xs, ys, rnn.Fixed(rnn.Plan(6, (1.0, 1.0, 0.5, 0.0, 1.0, 2.0, 1.0),
+                                                          (rnn.Update(6, 1, 0),)))).source
+    assert "edges ×1 ×0.5 ×0 ×1 ×2 ×1" in dot
+
+
+def test_as_run_draws_a_stepping_cell_by_step():
+    model = rnn.LSTM(2, 3, 1, seed=0)
+    plan, snapshots = viz.record_run(model, np.ones((4, 2)), np.zeros((4, 1)), rnn.Chunked(2))
+    (_, first), (_, second) = snapshots
+    assert {n.tags["step"] for n in first if "step" in n.tags} == {1, 2}
+    assert {n.tags["step"] for n in second if "step" in n.tags} == {3, 4}  # chunk 1 was cut off
+
+
 # -- the CLI ----------------------------------------------------------------------------
 def cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "rnn.render", *args], check=False, capture_output=True, text=True,
@@ -173,7 +206,8 @@ def test_cli_renders_svg(tmp_path):
 
 @pytest.mark.parametrize("args", [
     ["--strategy", "bogus"], ["--steps", "0"], ["--strategy", "tbptt", "--k1", "5", "--k2", "3"],
-    ["--p", "1.5"], ["--out", "g.gif"], ["--model", "lstm", "--spectral-radius", "1.5"], ["--steps", "x"],
+    ["--strategy", "randomized", "--p", "1.5"], ["--p", "0.5"], ["--strategy", "tbptt:3"], ["--seed", "-1"],
+    ["--spectral-radius", "inf"], ["--out", "g.gif"], ["--model", "lstm", "--spectral-radius", "1.5"], ["--steps", "x"],
 ])
 def test_cli_bad_flags_give_one_line_and_exit_2(args):
     done = cli(*args)
@@ -183,7 +217,7 @@ def test_cli_bad_flags_give_one_line_and_exit_2(args):
 
 def test_cli_help_explains_every_flag():
     text = cli("--help").stdout
-    for flag in ("--model", "--strategy", "--k ", "--k1", "--k2", "--p ", "--c ", "--seed", "--steps",
+    for flag in ("--model", "--strategy", "--k ", "--k1", "--k2", "--p ", "--c ", "--segment", "--seed", "--steps",
                  "--hidden", "--spectral-radius", "--view", "--out"):
         assert flag in text
 

@@ -40,6 +40,6 @@ def test_bad_arguments(trained):
     model, text = trained
     with pytest.raises(ValueError, match="temperature must be > 0"):
         sample_text(model, text, n=3, temperature=0)
-    with pytest.raises(ValueError, match="n must be a non-negative integer"):
+    with pytest.raises(ValueError, match=r"n \(characters to draw\) must be an integer >= 0, got -1"):
         sample_text(model, text, n=-1)
     assert sample_text(model, text, n=0, prime="b") == "b"

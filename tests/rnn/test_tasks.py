@@ -113,9 +113,9 @@ def test_echo_target_is_input_delay_steps_back(delay):
 @pytest.mark.parametrize("kwargs, arg", [
     (dict(T=10, delay=10), "delay=10"),
     (dict(T=10, delay=-1), "delay=-1"),
-    (dict(T=0, delay=0), "T=0"),
+    (dict(T=0, delay=0), "T must be an integer >= 1, got 0"),
     (dict(T=10, delay=2, n_symbols=1), "n_symbols=1"),
-    (dict(T=10, delay=2, batch=0), "batch=0"),
+    (dict(T=10, delay=2, batch=0), "batch must be an integer >= 1, got 0"),
 ])
 def test_echo_rejects_bad_arguments(kwargs, arg):
     with pytest.raises(ValueError, match=re.escape(arg)):

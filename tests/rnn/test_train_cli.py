@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from rnn import experiment as ex
+from rnn import registry, runfiles, training
+from rnn.training import Config
 
 TINY = ["--task", "echo", "--delay", "2", "--seq-len", "10", "--batch", "4", "--hidden", "8", "--steps", "40"]
 
@@ -33,29 +34,29 @@ def test_train_writes_the_run_folder(trained):
     for name in ("config.json", "metrics.csv", "curve.png", "model.npz", "optimizer.npz", "state.json"):
         assert (folder / name).is_file(), name
     assert "accuracy" in done.stdout and "peak" in done.stdout
-    assert json.loads((folder / "config.json").read_text())["strategy"] == "tbptt"
-    assert ex.read_csv(folder / "metrics.csv")[-1]["step"] == 40
+    assert json.loads((folder / "config.json").read_text())["strategy"] == "tbptt:2,4"
+    assert runfiles.read_csv(folder / "metrics.csv")[-1]["step"] == 40
     assert not list(folder.glob(".*.tmp"))
 
 
 def test_checkpoint_reloads_to_identical_predictions(trained):
     folder, _ = trained
-    config = json.loads((folder / "config.json").read_text())
-    original = ex.build(config)
-    reloaded = ex.build(config)
+    config = Config.from_dict(json.loads((folder / "config.json").read_text()))
+    original = training.build(config)
+    reloaded = training.build(config)
     original.model.load(folder / "model.npz")
     reloaded.model.load(folder / "model.npz")
-    fresh = ex.build(config).model
+    fresh = training.build(config).model
     xs = original.source.evaluation.xs
-    np.testing.assert_array_equal(ex.predict(original.model, xs), ex.predict(reloaded.model, xs))
-    assert not np.allclose(ex.predict(original.model, xs), ex.predict(fresh, xs))  # the weights were trained
+    np.testing.assert_array_equal(training.predict(original.model, xs), training.predict(reloaded.model, xs))
+    assert not np.allclose(training.predict(original.model, xs), training.predict(fresh, xs))  # the weights were trained
 
 
 def test_resume_continues_the_step_count(trained):
     folder, _ = trained
     done = cli("rnn.train", "--resume", str(folder), "--steps", "60", cwd=folder.parent)
     assert done.returncode == 0, done.stderr
-    steps = [row["step"] for row in ex.read_csv(folder / "metrics.csv")]
+    steps = [row["step"] for row in runfiles.read_csv(folder / "metrics.csv")]
     assert steps[-1] == 60 and steps == sorted(steps) and 40 in steps
     assert json.loads((folder / "state.json").read_text())["step"] == 60
 
@@ -64,7 +65,7 @@ def test_compare_writes_table_and_plot(tmp_path):
     done = cli("rnn.compare", *TINY, "--strategies", "full", "chunked:2", "tbptt:2,4", "artbp:0.2",
                "randomized:0.5", "checkpointed:3", "--out", "cmp", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    rows = ex.read_csv(tmp_path / "cmp" / "table.csv")
+    rows = runfiles.read_csv(tmp_path / "cmp" / "table.csv")
     assert [row["strategy"] for row in rows] == ["full", "chunked:2", "tbptt:2,4", "artbp:0.2",
                                                 "randomized:0.5", "checkpointed:3"]
     assert (tmp_path / "cmp" / "curves.png").stat().st_size > 0
@@ -74,8 +75,8 @@ def test_compare_writes_table_and_plot(tmp_path):
 def test_help_explains_each_strategy(tmp_path):
     done = cli("rnn.train", "--help", cwd=tmp_path)
     assert done.returncode == 0
-    for name in ex.STRATEGIES:
-        assert f"  {name} " in done.stdout
+    for entry in registry.STRATEGIES.values():
+        assert f"  {entry.form} " in done.stdout and entry.summary in done.stdout
     for flag in ("--task", "--file", "--delay", "--cell", "--k1", "--k2", "--clip", "--resume", "--force"):
         assert flag in done.stdout
 
@@ -116,13 +117,6 @@ def test_compare_bad_strategy_spec_exits_2(tmp_path):
     assert not (tmp_path / "cmp").exists()
 
 
-def test_strategy_spec_notation():
-    assert ex.parse_strategy_spec("tbptt:4,16") == {"strategy": "tbptt", "k1": 4, "k2": 16}
-    assert ex.parse_strategy_spec("artbp") == {"strategy": "artbp"}
-    with pytest.raises(ex.UsageError, match="unknown strategy"):
-        ex.parse_strategy_spec("bptt:3")
-
-
 def test_ctrl_c_leaves_a_loadable_checkpoint(tmp_path):
     """SIGINT mid-run: exit code 130, and the checkpoint loads and resumes."""
     args = [*TINY[:-1], "100000", "--out", "run"]
@@ -138,8 +132,8 @@ def test_ctrl_c_leaves_a_loadable_checkpoint(tmp_path):
     assert "--resume" in stderr
     step = json.loads(state.read_text())["step"]
     assert 0 < step < 100000
-    config = json.loads((tmp_path / "run" / "config.json").read_text())
-    ex.build(config).model.load(tmp_path / "run" / "model.npz")
+    config = Config.from_dict(json.loads((tmp_path / "run" / "config.json").read_text()))
+    training.build(config).model.load(tmp_path / "run" / "model.npz")
     done = cli("rnn.train", "--resume", "run", "--steps", str(step + 20), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(state.read_text())["step"] == step + 20
