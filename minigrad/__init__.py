@@ -6,11 +6,14 @@
     y.backward()        # x.grad == [2., 4.]
 
 The tape (``minigrad.tape``) records each op; backward walks it in reverse.
+Forward mode needs no tape: ``mg.jvp(fn, primals, tangents)`` pushes a tangent
+through each op as it runs (``minigrad.forward_mode``).
 Truncated BPTT is built from three graph edits: ``stop_gradient``,
 ``scale_grad`` and ``Tape.cut``.
 """
 
 from . import errors, init, kernels, nn, ops, optim
+from .forward_mode import jvp
 from .gradcheck import gradcheck
 from .ops import (
     concat,
@@ -40,7 +43,7 @@ from . import viz  # noqa: E402  (draws tensors, so it comes after them)
 
 __all__ = [
     "Tensor", "tensor", "Tape", "Node", "current_tape", "no_grad", "tags", "detect_anomaly",
-    "is_grad_enabled", "gradcheck", "errors", "init", "viz", "kernels", "nn", "ops", "optim",
+    "is_grad_enabled", "gradcheck", "jvp", "errors", "init", "viz", "kernels", "nn", "ops", "optim",
     "concat", "cross_entropy", "exp", "log", "log_softmax", "matmul", "matvec", "max", "mean", "mse",
     "relu", "reshape", "scale_grad", "sigmoid", "softmax", "stack", "stop_gradient", "sum",
     "tanh", "transpose",

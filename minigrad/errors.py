@@ -29,3 +29,25 @@ class AnomalyError(FloatingPointError):
 
 class GradcheckError(AssertionError):
     """gradcheck found an analytic gradient that disagrees with finite differences."""
+
+
+class BackwardError(TypeError):
+    """An op's backward handed back something the engine cannot use.
+
+    ``backward(ctx, grad)`` must return a tuple (or list) with exactly one entry
+    per input, each ``None`` (no gradient for that input) or a NumPy array whose
+    shape is the input's shape, or a shape NumPy broadcasting made from it (the
+    engine sums it back).  A bare array, a wrong count, a Python number, a list
+    of numbers or a shape that does not fit raises this, naming the op's class,
+    the input and both shapes.  The engine checks every node's return, in
+    ``Function.backward_checked``.
+    """
+
+
+class TangentError(TypeError):
+    """Forward mode (``mg.jvp``) reached an op it cannot push a tangent through.
+
+    Either the op's class defines no tangent rule (a ``jvp(ctx, *tangents)``
+    static method beside its backward), or the rule returned something other
+    than ``None`` or one array of the output's shape (or a shape that broadcasts to it).
+    """

@@ -1,6 +1,6 @@
 """Fused softmax + cross-entropy on rows of logits.
 
-Forward and backward in one pass each, stable for logits of any size: the row
+Forward, backward and tangent (forward mode) in one pass each, stable for logits of any size: the row
 maximum is subtracted before exponentiating, so logits of 1e4 give exact
 finite losses.  A target below 0 means "no target here": its row has loss 0
 and gradient 0 (tasks use it for steps without a label).
@@ -52,4 +52,24 @@ def softmax_cross_entropy_backward(probs, targets, grad_rows):
         for c in range(n_classes):
             out[n, c] = g * probs[n, c]
         out[n, t] -= g
+    return out
+
+
+@njit(cache=True)
+def softmax_cross_entropy_tangent(probs, targets, tangents):
+    """dloss[n] = sum_c probs[n, c] * tangents[n, c] - tangents[n, targets[n]]; 0 for rows without a target.
+
+    The forward-mode twin of the backward: the change of each row's loss along the
+    logits' tangent (N, C), read against the saved probabilities; no (N, C) temporary.
+    """
+    n_rows, n_classes = probs.shape
+    out = np.zeros(n_rows, dtype=probs.dtype)
+    for n in range(n_rows):
+        t = targets[n]
+        if t < 0:
+            continue
+        total = 0.0
+        for c in range(n_classes):
+            total += probs[n, c] * tangents[n, c]
+        out[n] = total - tangents[n, t]
     return out

@@ -1,7 +1,10 @@
 """Element-wise arithmetic with NumPy broadcasting: + - * / ** and negation.
 
 Each backward is the local derivative times the incoming gradient; the base
-class sums it back to each input's shape when broadcasting stretched it.
+class sums it back to each input's shape when broadcasting stretched it.  Each
+tangent rule (``jvp``) is the same derivative times the input tangents, added
+up; a ``None`` tangent is an input held constant, whose term is left out, and
+the base class stretches the result to the output's shape.
 """
 
 import numbers
@@ -18,7 +21,7 @@ class _Binary(Function):
 
 
 class Add(_Binary):
-    """z = a + b;  dz/da = 1, dz/db = 1."""
+    """z = a + b;  dz/da = 1, dz/db = 1.  Tangent: dz = da + db."""
 
     name = "add"
 
@@ -30,9 +33,15 @@ class Add(_Binary):
     def backward(ctx, grad):
         return grad, grad
 
+    @staticmethod
+    def jvp(ctx, da, db):
+        if db is None:
+            return da
+        return db if da is None else da + db
+
 
 class Sub(_Binary):
-    """z = a - b;  dz/da = 1, dz/db = -1."""
+    """z = a - b;  dz/da = 1, dz/db = -1.  Tangent: dz = da - db."""
 
     name = "sub"
 
@@ -44,9 +53,15 @@ class Sub(_Binary):
     def backward(ctx, grad):
         return grad, -grad
 
+    @staticmethod
+    def jvp(ctx, da, db):
+        if db is None:
+            return da
+        return -db if da is None else da - db
+
 
 class Mul(_Binary):
-    """z = a * b;  dz/da = b, dz/db = a."""
+    """z = a * b;  dz/da = b, dz/db = a.  Tangent: dz = da b + a db."""
 
     name = "mul"
 
@@ -60,9 +75,16 @@ class Mul(_Binary):
         a, b = ctx.saved
         return grad * b, grad * a
 
+    @staticmethod
+    def jvp(ctx, da, db):
+        a, b = ctx.saved
+        if db is None:
+            return da * b
+        return a * db if da is None else da * b + a * db
+
 
 class Div(_Binary):
-    """z = a / b;  dz/da = 1/b, dz/db = -a/b^2."""
+    """z = a / b;  dz/da = 1/b, dz/db = -a/b^2.  Tangent: dz = (da - z db) / b."""
 
     name = "div"
 
@@ -77,9 +99,17 @@ class Div(_Binary):
         grad_a = grad / b
         return grad_a, -grad_a * a / b
 
+    @staticmethod
+    def jvp(ctx, da, db):
+        a, b = ctx.saved
+        if db is None:
+            return da / b
+        d = -(a / b) * db if da is None else da - (a / b) * db
+        return d / b
+
 
 class Neg(Function):
-    """z = -a;  dz/da = -1."""
+    """z = -a;  dz/da = -1.  Tangent: dz = -da."""
 
     name = "neg"
 
@@ -91,9 +121,13 @@ class Neg(Function):
     def backward(ctx, grad):
         return (-grad,)
 
+    @staticmethod
+    def jvp(ctx, da):
+        return -da
+
 
 class Pow(Function):
-    """z = a ** p for a constant number p;  dz/da = p a^(p-1)."""
+    """z = a ** p for a constant number p;  dz/da = p a^(p-1).  Tangent: dz = p a^(p-1) da."""
 
     name = "pow"
 
@@ -108,6 +142,12 @@ class Pow(Function):
         (a,) = ctx.saved
         p = ctx.meta
         return (grad * p * a ** (p - 1),)
+
+    @staticmethod
+    def jvp(ctx, da):
+        (a,) = ctx.saved
+        p = ctx.meta
+        return da * p * a ** (p - 1)
 
 
 def add(a, b):

@@ -4,6 +4,10 @@ Each backward multiplies the incoming gradient by the local derivative.  The
 activations save their *output* and express the derivative through it
 (tanh' = 1 - y^2, sigmoid' = y (1 - y)); the numba kernels do that multiply in
 one pass.
+
+An element-wise function's Jacobian is diagonal, hence its own transpose: the
+tangent rule is the backward's formula applied to the input tangent,
+dy = f'(a) da, and the activations reuse the same kernel for it.
 """
 
 import numpy as np
@@ -29,7 +33,7 @@ def _kernel_backward(y: np.ndarray, grad: np.ndarray, name: str) -> np.ndarray:
 
 
 class Exp(Function):
-    """y = e^a;  dy/da = y."""
+    """y = e^a;  dy/da = y.  Tangent: dy = y da."""
 
     name = "exp"
 
@@ -43,9 +47,13 @@ class Exp(Function):
     def backward(ctx, grad):
         return (grad * ctx.saved[0],)
 
+    @staticmethod
+    def jvp(ctx, da):
+        return da * ctx.saved[0]
+
 
 class Log(Function):
-    """y = ln a;  dy/da = 1/a."""
+    """y = ln a;  dy/da = 1/a.  Tangent: dy = da / a."""
 
     name = "log"
 
@@ -59,9 +67,15 @@ class Log(Function):
     def backward(ctx, grad):
         return (grad / ctx.saved[0],)
 
+    @staticmethod
+    def jvp(ctx, da):
+        return da / ctx.saved[0]
+
 
 class _Activation(Function):
-    """An activation whose derivative the kernels compute from the output y."""
+    """An activation whose derivative the kernels compute from the output y.
+
+    backward: dL/da = f'(a) dL/dy;  tangent: dy = f'(a) da (the same kernel call)."""
 
     @classmethod
     def forward(cls, ctx, a):
@@ -73,16 +87,20 @@ class _Activation(Function):
     def backward(cls, ctx, grad):
         return (_kernel_backward(ctx.saved[0], grad, cls.name),)
 
+    @classmethod
+    def jvp(cls, ctx, da):
+        return _kernel_backward(ctx.saved[0], da, cls.name)
+
 
 class Tanh(_Activation):
-    """y = tanh a;  dy/da = 1 - y^2."""
+    """y = tanh a;  dy/da = 1 - y^2.  Tangent: dy = (1 - y^2) da."""
 
     name = "tanh"
     function = staticmethod(np.tanh)
 
 
 class Sigmoid(_Activation):
-    """y = 1 / (1 + e^-a);  dy/da = y (1 - y)."""
+    """y = 1 / (1 + e^-a);  dy/da = y (1 - y).  Tangent: dy = y (1 - y) da."""
 
     name = "sigmoid"
 
@@ -92,7 +110,7 @@ class Sigmoid(_Activation):
 
 
 class Relu(_Activation):
-    """y = max(a, 0);  dy/da = 1 where a > 0, else 0."""
+    """y = max(a, 0);  dy/da = 1 where a > 0, else 0.  Tangent: dy = da where a > 0, else 0."""
 
     name = "relu"
 

@@ -1,8 +1,9 @@
 """Matrix product, with NumPy's rules for 1-D operands and batch dimensions.
 
-z = a @ b;  dL/da = dL/dz @ b^T,  dL/db = a^T @ dL/dz.
+z = a @ b;  dL/da = dL/dz @ b^T,  dL/db = a^T @ dL/dz;  tangent dz = da @ b + a @ db.
 A 1-D operand is treated as a row (left) or column (right) vector and the
-added axis is removed again, so the backward formulas stay the 2-D ones.
+added axis is removed again, so the backward formulas stay the 2-D ones.  (The
+tangent needs no such care: it is made of products of the forward's own shapes.)
 """
 
 import numpy as np
@@ -12,6 +13,8 @@ from .base import Function, unbroadcast
 
 
 class MatMul(Function):
+    """z = a @ b;  dL/da = dL/dz @ b^T, dL/db = a^T @ dL/dz.  Tangent: dz = da @ b + a @ db."""
+
     name = "matmul"
 
     @classmethod
@@ -47,6 +50,13 @@ class MatMul(Function):
             grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
         return grad_a, grad_b
 
+    @staticmethod
+    def jvp(ctx, da, db):
+        a, b = ctx.saved
+        if db is None:
+            return da @ b
+        return a @ db if da is None else da @ b + a @ db
+
 
 def matmul(a, b):
     return MatMul.apply(a, b)
@@ -57,6 +67,7 @@ class MatVec(Function):
 
     The product a recurrent cell writes as A h; one node instead of a transpose
     and a matmul.  dL/dW = sum over rows of g x^T,  dL/dx = W^T g (per row).
+    Tangent: dz = dW x + W dx (per row).
     """
 
     name = "matvec"
@@ -81,6 +92,14 @@ class MatVec(Function):
         dW = grad.reshape(-1, W.shape[0]).T @ x.reshape(-1, W.shape[1]) if W_input.requires_grad else None
         dx = _rows_times(grad, W) if x_input.requires_grad else None  # skipped for data: often the biggest product
         return dW, dx
+
+    @staticmethod
+    def jvp(ctx, dW, dx):
+        W, x = ctx.saved
+        if dx is None:
+            return _rows_times(x, dW.T)
+        dz = _rows_times(dx, W.T)
+        return dz if dW is None else dz + _rows_times(x, dW.T)
 
 
 def _rows_times(x: np.ndarray, M: np.ndarray) -> np.ndarray:

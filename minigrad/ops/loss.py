@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import DtypeError, ShapeError
 from ..kernels import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from ..kernels.losses import softmax_cross_entropy_tangent
 from .base import Function, check_axis, out_of_range
 
 REDUCTIONS = ("mean", "sum")
@@ -27,7 +28,11 @@ def _stable_softmax(a, axis):
 
 
 class Softmax(Function):
-    """y = e^a / sum e^a along axis;  dL/da = y * (g - sum(g * y))."""
+    """y = e^a / sum e^a along axis;  dL/da = y * (g - sum(g * y)).
+
+    Tangent: dy = y * (da - sum(da * y)): the Jacobian diag(y) - y y^T is
+    symmetric, so the tangent rule is the backward's formula.
+    """
 
     name = "softmax"
 
@@ -47,9 +52,17 @@ class Softmax(Function):
         (y,) = ctx.saved
         return (y * (grad - (grad * y).sum(axis=ctx.meta, keepdims=True)),)
 
+    @staticmethod
+    def jvp(ctx, da):
+        (y,) = ctx.saved
+        return y * (da - (da * y).sum(axis=ctx.meta, keepdims=True))
+
 
 class LogSoftmax(Function):
-    """y = a - logsumexp(a) along axis;  dL/da = g - softmax(a) * sum(g)."""
+    """y = a - logsumexp(a) along axis;  dL/da = g - softmax(a) * sum(g).
+
+    Tangent: dy = da - sum(softmax(a) * da)  (the Jacobian I - 1 p^T, not symmetric).
+    """
 
     name = "log_softmax"
 
@@ -69,12 +82,19 @@ class LogSoftmax(Function):
         (probs,) = ctx.saved
         return (grad - probs * grad.sum(axis=ctx.meta, keepdims=True),)
 
+    @staticmethod
+    def jvp(ctx, da):
+        (probs,) = ctx.saved
+        return da - (probs * da).sum(axis=ctx.meta, keepdims=True)
+
 
 class CrossEntropy(Function):
     """L = sum (or mean) over rows of -log softmax(logits)[target].
 
     dL/dlogits = softmax(logits) - onehot(target), per row, times dL/dL_row.
+    Tangent: dL = sum (or mean) over rows of softmax(logits) . dlogits - dlogits[target].
     Rows whose target is -1 count for nothing (and not in the mean's count).
+    All three run as numba kernels over the rows (``kernels/losses.py``).
     """
 
     name = "cross_entropy"
@@ -112,11 +132,20 @@ class CrossEntropy(Function):
         dlogits = softmax_cross_entropy_backward(probs, targets, grad_rows)
         return (dlogits.reshape(ctx.inputs[0].shape),)
 
+    @staticmethod
+    def jvp(ctx, dlogits):
+        (probs,) = ctx.saved
+        targets, count = ctx.meta
+        rows = np.ascontiguousarray(dlogits, dtype=probs.dtype).reshape(probs.shape)
+        per_row = softmax_cross_entropy_tangent(probs, targets, rows)
+        return np.asarray(np.add.reduce(per_row) / count, dtype=probs.dtype)
+
 
 class MSE(Function):
     """L = sum (or mean) of (pred - target)^2 over entries whose target is not NaN.
 
     dL/dpred = 2 (pred - target) / n,  dL/dtarget = -dL/dpred  (n = 1 for sum).
+    Tangent: dL = 2 sum((pred - target) * (dpred - dtarget)) / n, over the same entries.
     """
 
     name = "mse"
@@ -144,6 +173,15 @@ class MSE(Function):
         (diff,) = ctx.saved
         g = 2.0 * grad / ctx.meta * diff
         return g, -g
+
+    @staticmethod
+    def jvp(ctx, dpred, dtarget):
+        (diff,) = ctx.saved  # 0 where the target is NaN: those entries drop out here too
+        if dtarget is None:
+            change = dpred
+        else:
+            change = -dtarget if dpred is None else dpred - dtarget
+        return np.asarray(2.0 * np.sum(diff * change) / ctx.meta, dtype=diff.dtype)
 
 
 def softmax(a, axis=-1):

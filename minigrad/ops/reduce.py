@@ -2,7 +2,10 @@
 
 The backward spreads dL/dz back over the reduced axes: sum copies it to every
 element, mean copies it divided by the count, max sends it to the maximum
-(split evenly between ties).
+(split evenly between ties).  The tangent rule reduces the input's tangent the
+same way the forward reduces the input: sum and mean are linear, and max takes
+the tangent at the maximum (the mean of the tangents at tied maxima, which is
+the transpose of splitting the gradient evenly between them).
 """
 
 import numpy as np
@@ -28,7 +31,7 @@ class _Reduction(Function):
 
 
 class Sum(_Reduction):
-    """z = sum of a over axis;  dL/da = dL/dz broadcast back."""
+    """z = sum of a over axis;  dL/da = dL/dz broadcast back.  Tangent: dz = sum of da over axis."""
 
     name = "sum"
 
@@ -43,9 +46,15 @@ class Sum(_Reduction):
         shape = ctx.inputs[0].shape
         return (np.broadcast_to(_expand(grad, shape, axis, keepdims), shape),)
 
+    @staticmethod
+    def jvp(ctx, da):
+        axis, keepdims = ctx.meta
+        return da.sum(axis=axis, keepdims=keepdims)
+
 
 class Mean(_Reduction):
-    """z = mean of a over axis;  dL/da = dL/dz / n broadcast back (n = elements averaged)."""
+    """z = mean of a over axis;  dL/da = dL/dz / n broadcast back (n = elements averaged).
+    Tangent: dz = mean of da over axis."""
 
     name = "mean"
 
@@ -61,9 +70,15 @@ class Mean(_Reduction):
         shape = ctx.inputs[0].shape
         return (np.broadcast_to(_expand(grad, shape, axis, keepdims) / count, shape),)
 
+    @staticmethod
+    def jvp(ctx, da):
+        axis, keepdims, _ = ctx.meta
+        return da.mean(axis=axis, keepdims=keepdims)
+
 
 class Max(_Reduction):
-    """z = max of a over axis;  dL/da = dL/dz at the argmax (ties share it equally), 0 elsewhere."""
+    """z = max of a over axis;  dL/da = dL/dz at the argmax (ties share it equally), 0 elsewhere.
+    Tangent: dz = da at the argmax (at a tie, the mean of da over the tied maxima)."""
 
     name = "max"
 
@@ -87,6 +102,13 @@ class Max(_Reduction):
         shape = ctx.inputs[0].shape
         share = is_max / is_max.sum(axis=axis, keepdims=True)
         return (share * _expand(grad, shape, axis, keepdims),)
+
+    @staticmethod
+    def jvp(ctx, da):
+        (is_max,) = ctx.saved
+        axis, keepdims = ctx.meta
+        share = is_max / is_max.sum(axis=axis, keepdims=True)
+        return (share * da).sum(axis=axis, keepdims=keepdims)
 
 
 def sum(a, axis=None, keepdims=False):

@@ -1,6 +1,7 @@
 """Ops that move values around without changing them: reshape, transpose,
 indexing, concatenation and stacking.  Their backward moves the gradient back
-to where each value came from."""
+to where each value came from.  They are linear, so their tangent rule is the
+forward itself applied to the tangents (a constant input's tangent is zeros)."""
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from .base import Function, check_axis, out_of_range
 
 
 class Reshape(Function):
-    """z = a.reshape(shape);  dL/da = (dL/dz).reshape(a.shape)."""
+    """z = a.reshape(shape);  dL/da = (dL/dz).reshape(a.shape).  Tangent: dz = da.reshape(shape)."""
 
     name = "reshape"
 
@@ -23,15 +24,20 @@ class Reshape(Function):
 
     @staticmethod
     def forward(ctx, a, shape):
+        ctx.meta = shape
         return a.reshape(shape)
 
     @staticmethod
     def backward(ctx, grad):
         return (grad.reshape(ctx.inputs[0].shape),)
 
+    @staticmethod
+    def jvp(ctx, da):
+        return da.reshape(ctx.meta)
+
 
 class Transpose(Function):
-    """z = a.transpose(axes);  dL/da = (dL/dz).transpose(inverse of axes)."""
+    """z = a.transpose(axes);  dL/da = (dL/dz).transpose(inverse of axes).  Tangent: dz = da.transpose(axes)."""
 
     name = "transpose"
 
@@ -52,6 +58,10 @@ class Transpose(Function):
             return (grad.transpose(),)
         return (grad.transpose(np.argsort([a % grad.ndim for a in axes])),)
 
+    @staticmethod
+    def jvp(ctx, da):
+        return da.transpose(ctx.meta)
+
 
 def _is_basic(index) -> bool:
     """True for ints, slices, None and Ellipsis (no index arrays): then a[index] is a view."""
@@ -61,7 +71,7 @@ def _is_basic(index) -> bool:
 
 class GetItem(Function):
     """z = a[index];  dL/da is zero except at the selected places, which get dL/dz
-    (added up where an index array picks the same element twice)."""
+    (added up where an index array picks the same element twice).  Tangent: dz = da[index]."""
 
     name = "getitem"
 
@@ -89,6 +99,10 @@ class GetItem(Function):
             np.add.at(out, ctx.meta, grad)
         return (out,)
 
+    @staticmethod
+    def jvp(ctx, da):
+        return da[ctx.meta]
+
 
 class TakeRows(Function):
     """z = W[index] for an integer array ``index``: the rows of a matrix W it names, shape
@@ -97,6 +111,7 @@ class TakeRows(Function):
 
     dL/dW[i] = the sum of dL/dz over every place where index == i (a numba scatter:
     no full-size temporary per row, and ten times faster than np.add.at).
+    Tangent: dz = dW[index] (a gather, like the forward).
     """
 
     name = "take_rows"
@@ -117,6 +132,10 @@ class TakeRows(Function):
     @staticmethod
     def backward(ctx, grad):
         return (rows_gradient(ctx.inputs[0].shape, ctx.meta, grad),)
+
+    @staticmethod
+    def jvp(ctx, dW):
+        return dW[ctx.meta]
 
 
 def rows_gradient(shape: tuple, index: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -145,7 +164,8 @@ def _check_joinable(op, tensors, axis, same_shape):
 
 
 class Concat(Function):
-    """z = concatenate([a_1, ..., a_n], axis);  dL/da_i is the slice of dL/dz that a_i filled."""
+    """z = concatenate([a_1, ..., a_n], axis);  dL/da_i is the slice of dL/dz that a_i filled.
+    Tangent: dz = concatenate([da_1, ..., da_n], axis)."""
 
     name = "concat"
 
@@ -163,9 +183,14 @@ class Concat(Function):
         axis, splits = ctx.meta
         return tuple(np.split(grad, splits, axis=axis))
 
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return np.concatenate(_zeros_for_none(tangents, ctx.inputs), axis=ctx.meta[0])
+
 
 class Stack(Function):
-    """z = stack([a_1, ..., a_n], axis);  dL/da_i = dL/dz taken at position i along axis."""
+    """z = stack([a_1, ..., a_n], axis);  dL/da_i = dL/dz taken at position i along axis.
+    Tangent: dz = stack([da_1, ..., da_n], axis)."""
 
     name = "stack"
 
@@ -181,6 +206,16 @@ class Stack(Function):
     @staticmethod
     def backward(ctx, grad):
         return tuple(np.moveaxis(grad, ctx.meta, 0))
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return np.stack(_zeros_for_none(tangents, ctx.inputs), axis=ctx.meta)
+
+
+def _zeros_for_none(tangents, inputs) -> list:
+    """The tangents, with zeros of the input's shape for an input that has none."""
+    dtype = next(t.dtype for t in tangents if t is not None)
+    return [np.zeros(x.shape, dtype=dtype) if t is None else t for t, x in zip(tangents, inputs)]
 
 
 def reshape(a, shape):

@@ -5,15 +5,20 @@ keyword variants to try (``cases``), and where the input values must lie so
 that finite differences are meaningful (``domains``: positive for log, away
 from 0 for a denominator, away from the kink for relu, without ties for max).
 
-``test_ops_gradcheck.test_every_public_op_has_a_row`` compares the names here
+``test_ops_gradcheck.test_every_public_op_has_a_table_row`` compares the names here
 with ``minigrad.ops.__all__``: a new op cannot skip the suite.  To add an op,
 add a row; each ``Case`` becomes one gradcheck, one float32 parity check, one
-directional-derivative check and one "the op really ran" check.
+directional-derivative check and one "the op really ran" check
+(``test_ops_gradcheck.py``), and the forward-mode checks of ``test_jvp.py``: its
+tangent against finite differences, against backward (<u, J v> = <J^T u, v>, all
+inputs together and each alone), with and without a tape, in float32, and with
+non-contiguous tangents.
 
 ``grad_factor`` is what backward returns relative to the true derivative of the
 forward: 1 for every ordinary op, ``c`` for ``scale_grad(x, c)`` and 0 for
 ``stop_gradient``.  Those two are *meant* to disagree with finite differences,
-so the suite asserts that gradcheck rejects them.
+so the suite asserts that gradcheck rejects them.  Their tangent rules follow
+their backward, so ``grad_factor`` scales the expected tangent as well.
 """
 
 from __future__ import annotations

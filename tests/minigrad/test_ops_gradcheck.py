@@ -12,6 +12,7 @@ For every row and case of the table:
     the same values and gradients as a contiguous copy.
 Hypothesis then draws shapes (with broadcasting) and memory layouts for the
 broadcasting binary ops, matmul batch dimensions, and the reductions.
+The same table drives the forward-mode (tangent rule) checks in test_jvp.py.
 """
 
 from __future__ import annotations
