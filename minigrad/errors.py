@@ -27,6 +27,11 @@ class AnomalyError(FloatingPointError):
     """In anomaly mode, an op produced a NaN or an infinity."""
 
 
+class DivergenceError(FloatingPointError):
+    """Training met a non-finite loss or gradient (``rnn.fit``): it stopped before the
+    optimizer step, so the weights are the last finite ones."""
+
+
 class GradcheckError(AssertionError):
     """gradcheck found an analytic gradient that disagrees with finite differences."""
 

@@ -8,10 +8,12 @@
 The command lines live in ``rnn.cli`` and are not imported here.
 """
 
-from . import analysis, manual, registry, runfiles, tasks, training, viz
+from . import analysis, manual, online, registry, runfiles, tasks, training, viz
 from .bptt import History, Result, Unrolled, fit, gradients, run, unroll
 from .cells import GRU, LSTM, ElmanRNN, LinearRNN
 from .layer_norm import LayerNormElman
+from .online import RTRL, UORO, SnAp
+from .protocol import Cell
 from .registry import describe, parse_strategy, register_cell, register_strategy
 from .truncation import (
     ARTBP,
@@ -32,9 +34,10 @@ for _name, _cell in (("elman", ElmanRNN), ("linear", LinearRNN), ("lstm", LSTM),
     register_cell(_name, _cell)
 
 __all__ = [
-    "ElmanRNN", "LinearRNN", "LSTM", "GRU", "LayerNormElman",
+    "Cell", "ElmanRNN", "LinearRNN", "LSTM", "GRU", "LayerNormElman",
     "Full", "Chunked", "TBPTT", "Randomized", "ARTBP", "Checkpointed", "Fixed", "Strategy", "Plan", "Update",
+    "RTRL", "UORO", "SnAp",
     "survival_schedule", "gradients", "fit", "run", "unroll", "Unrolled", "Result", "History",
     "parse_strategy", "describe", "register_strategy", "register_cell",
-    "analysis", "manual", "registry", "runfiles", "tasks", "training", "viz",
+    "analysis", "manual", "online", "registry", "runfiles", "tasks", "training", "viz",
 ]

@@ -20,10 +20,12 @@ So memory is bounded by the longest window, not by T.  ``Checkpointed`` plans
 run a different executor: a no-grad forward that stores every segment-th
 state, then one recomputed segment at a time from the last one back.
 
-Losses are summed over time and batch, never averaged:
-mse is 1/2 sum_t ||y_hat_t - y_t||^2 (NaN targets skipped); ce is
-sum_t -log softmax(y_hat_t)[y_t] (targets -1 skipped); or any callable
-``loss(y_hat_t, y_t) -> scalar Tensor``.
+Losses are summed over time and batch: mse is 1/2 sum_t ||y_hat_t - y_t||^2
+(NaN targets skipped); ce is sum_t -log softmax(y_hat_t)[y_t] (targets -1
+skipped); or any callable ``loss(y_hat_t, y_t) -> scalar Tensor``.  With
+``reduction="mean"`` each update's loss is divided by the number of targets it
+covers (non-skipped entries; for a callable loss, one per sequence and step),
+so a learning rate tuned on a mean loss (D2L's recipes) carries over.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import minigrad as mg
+from minigrad.errors import DivergenceError
 from minigrad.ops.base import out_of_range
 from minigrad.tensor import Tensor
 
@@ -42,6 +45,7 @@ from .states import map_state, newest, parts
 from .truncation import CUT, PASS, Plan, Strategy
 
 HIDDEN_MODES = ("carry", "reset")
+REDUCTIONS = ("sum", "mean")
 
 
 @dataclass
@@ -110,7 +114,7 @@ def _check_inputs(model, xs, ys, loss):
     return xs, ys
 
 
-def _batch_of(xs: np.ndarray):
+def batch_of(xs: np.ndarray):
     """The batch size, or None for one sequence: features (T, [batch,] n_in) or indices (T, [batch])."""
     batched_ndim = 2 if holds_indices(xs) else 3
     return xs.shape[1] if xs.ndim >= batched_ndim else None
@@ -167,8 +171,27 @@ def _sum(terms):
     return total
 
 
+def targets_per_step(ys: np.ndarray, loss) -> np.ndarray:
+    """How many targets each step's loss counts: (T,) integers (see the module docstring)."""
+    if loss == "ce":
+        return (ys >= 0).reshape(len(ys), -1).sum(axis=1)
+    if loss == "mse":
+        return (~np.isnan(ys)).reshape(len(ys), -1).sum(axis=1)
+    return np.full(len(ys), int(np.prod(ys.shape[1:-1])) if ys.ndim > 2 else 1)
+
+
+def update_scales(plan: Plan, ys: np.ndarray, loss, reduction: str) -> list[float]:
+    """The factor each update's loss is multiplied by: 1 for "sum", 1/(its targets) for "mean"."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if reduction == "sum":
+        return [1.0] * len(plan.updates)
+    counts = np.concatenate([[0], np.cumsum(targets_per_step(ys, loss))])
+    return [1.0 / max(int(counts[u.t] - counts[u.first - 1]), 1) for u in plan.updates]
+
+
 def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, hidden="carry",
-        on_backward=None) -> Result:
+        on_backward=None, reduction="sum") -> Result:
     """Unroll ``model`` over (xs, ys) under ``strategy``; call ``on_update(update, loss_value)``
     at every update point while each parameter's ``.grad`` holds that update's gradient.
 
@@ -177,18 +200,25 @@ def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, 
 
     ``hidden``: what happens to the state after an update.  "carry" keeps it
     (the strategy decides whether gradient crosses); "reset" restarts from h0,
-    so every update window is an independent sequence.
+    so every update window is an independent sequence.  ``reduction``: "sum"
+    (the default) or "mean" over each update's targets.
     """
     if hidden not in HIDDEN_MODES:
         raise ValueError(f"hidden must be one of {HIDDEN_MODES}, got {hidden!r}")
     xs, ys = _check_inputs(model, xs, ys, loss)
     plan = strategy.plan(len(xs))
+    scales = update_scales(plan, ys, loss, reduction)
+    run_online = getattr(strategy, "run_online", None)
+    if run_online is not None:  # RTRL, UORO, SnAp (rnn.online): influence carried forward, no window
+        if hidden != "carry":
+            raise ValueError(f"{strategy!r} carries its influence across updates, so hidden='reset' has no meaning for it")
+        return run_online(model, xs, ys, plan, loss, h0, on_update, scales)
     if plan.checkpoint:
         if hidden != "carry":
             raise ValueError("Checkpointed makes a single update, so hidden='reset' has no meaning for it")
-        return _run_checkpointed(model, xs, ys, plan, loss, h0, on_update)
+        return _run_checkpointed(model, xs, ys, plan, loss, h0, on_update, scales[0])
     params = model.parameters()
-    fresh = (lambda: model.initial_state(_batch_of(xs))) if h0 is None else (lambda: h0)
+    fresh = (lambda: model.initial_state(batch_of(xs))) if h0 is None else (lambda: h0)
     result = Result(plan)
     # The plan decides what the tape keeps: TBPTT(1, k2)'s window grows for k2 updates
     # on purpose, so the tape's guess that a state was left attached does not apply.
@@ -213,6 +243,8 @@ def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, 
             result.peak_bytes = max(result.peak_bytes, tape.saved_bytes())
             for p in params:
                 p.grad = None
+            if scales[next_update] != 1.0:
+                total = total * scales[next_update]
             if on_backward is not None:
                 on_backward(update, tape)
             if total.requires_grad:
@@ -249,7 +281,7 @@ def _fill_missing_grads(params) -> None:
             p.grad = np.zeros_like(p.data)
 
 
-def _run_checkpointed(model, xs, ys, plan: Plan, loss, h0, on_update) -> Result:
+def _run_checkpointed(model, xs, ys, plan: Plan, loss, h0, on_update, scale: float = 1.0) -> Result:
     """Exact full BPTT storing only every ``segment``-th state (Chen et al.'s sqrt(T) memory trick).
 
     Forward without a tape, keeping h_0, h_s, h_2s, ...  Backward, newest segment
@@ -260,7 +292,7 @@ def _run_checkpointed(model, xs, ys, plan: Plan, loss, h0, on_update) -> Result:
     segment, T = plan.checkpoint, plan.T
     params = model.parameters()
     result = Result(plan)
-    h = model.initial_state(_batch_of(xs)) if h0 is None else h0
+    h = model.initial_state(batch_of(xs)) if h0 is None else h0
     stretches = [(first, min(first + segment - 1, T)) for first in range(1, T + 1, segment)]
     checkpoints = {}  # first step of a stretch -> the state before it
     total_loss = 0.0
@@ -268,7 +300,7 @@ def _run_checkpointed(model, xs, ys, plan: Plan, loss, h0, on_update) -> Result:
         for first, last in stretches:
             checkpoints[first] = h
             h, stretch_loss = advance(model, xs, ys, h, first, last, plan, loss)
-            total_loss += stretch_loss.item()
+            total_loss += scale * stretch_loss.item()
     final_state = h
     stored_bytes = sum(sum(s.data.nbytes for s in parts(c)) for c in checkpoints.values())
     for p in params:
@@ -278,6 +310,8 @@ def _run_checkpointed(model, xs, ys, plan: Plan, loss, h0, on_update) -> Result:
         with mg.Tape() as tape:
             h_start = map_state(lambda s: s.detach().requires_grad_(), checkpoints[first])
             h, objective = advance(model, xs, ys, h_start, first, last, plan, loss)
+            if scale != 1.0:
+                objective = objective * scale
             if grad_end is not None:
                 objective = objective + _inner(h, grad_end)
             result.peak_nodes = max(result.peak_nodes, tape.live_nodes)
@@ -331,7 +365,7 @@ def unroll(model, xs, ys, strategy: Strategy | Plan, loss="mse", h0=None) -> Unr
     plan = strategy if isinstance(strategy, Plan) else strategy.plan(len(xs))
     tape = mg.Tape()
     with tape:
-        h = model.initial_state(_batch_of(xs)) if h0 is None else h0
+        h = model.initial_state(batch_of(xs)) if h0 is None else h0
         states, outputs, losses, total = [h], [], [], None
         for _, h, y_hat, l_t in steps(model, xs, ys, h, 1, plan.T, plan, loss):
             total = l_t if total is None else total + l_t
@@ -342,7 +376,8 @@ def unroll(model, xs, ys, strategy: Strategy | Plan, loss="mse", h0=None) -> Unr
 
 
 # -- the public entry points ------------------------------------------------------
-def gradients(model, xs, ys, strategy: Strategy, loss="mse", h0=None, hidden="carry") -> list[dict]:
+def gradients(model, xs, ys, strategy: Strategy, loss="mse", h0=None, hidden="carry",
+              reduction="sum") -> list[dict]:
     """One {parameter name: gradient} per update the strategy makes, all at the same parameters."""
     _check_cell(model)
     names = [name for name, _ in model.named_parameters()]
@@ -352,7 +387,7 @@ def gradients(model, xs, ys, strategy: Strategy, loss="mse", h0=None, hidden="ca
     def keep(update, loss_value):
         collected.append({name: p.grad.copy() for name, p in zip(names, params)})
 
-    run(model, xs, ys, strategy, loss=loss, h0=h0, on_update=keep, hidden=hidden)
+    run(model, xs, ys, strategy, loss=loss, h0=h0, on_update=keep, hidden=hidden, reduction=reduction)
     for p in params:
         p.grad = None
     return collected
@@ -373,7 +408,7 @@ class History:
 
 
 def fit(model, xs, ys, strategy: Strategy, optimizer, loss="mse", h0=None, callback=None,
-        hidden="carry", clip=None) -> History:
+        hidden="carry", clip=None, reduction="sum") -> History:
     """One pass over the stream (xs, ys): an optimizer step at each of the strategy's updates.
 
     ``hidden="carry"`` carries the state across updates (the strategy decides
@@ -384,11 +419,16 @@ def fit(model, xs, ys, strategy: Strategy, optimizer, loss="mse", h0=None, callb
     recorded before an update is backpropagated with the updated weights (the
     states themselves stay as computed): the usual online approximation.
     ``callback(update_index, update, loss_value)`` runs after each step.
+    ``reduction="mean"`` divides each update's loss by its number of targets.
+
+    A non-finite loss or gradient raises ``minigrad.errors.DivergenceError``
+    before the optimizer steps, so the weights stay the last finite ones.
     """
     history = History()
     params = model.parameters()
 
     def step(update, loss_value):
+        _check_finite(update, loss_value, params, len(history.losses))
         if clip is not None:
             mg.optim.clip_grad_norm(params, clip)
         optimizer.step()
@@ -397,9 +437,27 @@ def fit(model, xs, ys, strategy: Strategy, optimizer, loss="mse", h0=None, callb
         if callback is not None:
             callback(len(history.losses) - 1, update, loss_value)
 
-    result = run(model, xs, ys, strategy, loss=loss, h0=h0, on_update=step, hidden=hidden)
-    for p in params:
-        p.grad = None
+    try:
+        result = run(model, xs, ys, strategy, loss=loss, h0=h0, on_update=step, hidden=hidden, reduction=reduction)
+    finally:
+        for p in params:
+            p.grad = None
     history.final_state = result.final_state
     history.peak_nodes, history.peak_bytes = result.peak_nodes, result.peak_bytes
     return history
+
+
+def _check_finite(update, loss_value: float, params, done: int) -> None:
+    """Stop a diverging run before its optimizer step: the loss and every gradient must be finite."""
+    bad = None
+    if not np.isfinite(loss_value):
+        bad = f"the loss is {loss_value}"
+    else:
+        for p in params:
+            if p.grad is not None and not np.isfinite(np.sum(p.grad * p.grad)):
+                bad = f"the gradient of {p.name or 'a parameter'} is not finite"
+                break
+    if bad is not None:
+        raise DivergenceError(
+            f"training diverged at step {update.t} (update {done + 1}): {bad}; the weights are those "
+            "before this update. Lower the learning rate or clip the gradient norm (clip=...)")

@@ -1,19 +1,10 @@
 """Recurrent cells: Modules that advance a hidden state by one time step.
 
-The cell protocol, which every strategy and ``rnn.gradients``/``rnn.fit`` rely
-on, is two methods:
-
-    initial_state(batch) -> h0      # batch=None for an unbatched (T, n_in) sequence
-    step(x_t, h) -> (h, y_hat)      # one time step; h may be a tuple of tensors
-
-Any Module with these two methods is a cell, including one written by a
-student with a single scalar parameter.  A cell may also offer
-
-    scan -> None, or a function (xs, h, factors) -> (states, outputs)
-
-which runs a whole segment of steps at once (the plan's edge factors inside
-it); the driver then records a few nodes per segment instead of several per
-step.  The fused Elman RNN does; its gradients equal the stepped ones.
+A cell is anything that follows ``rnn.protocol.Cell``: ``initial_state(batch)``
+and ``step(x_t, h) -> (h, y_hat)``, plus the optional hooks documented there
+(``n_in``, ``takes_indices``, ``scan``, ``weights()``).  Any Module with the
+two methods is a cell, including one written by a student with a single
+scalar parameter.
 
 The Elman RNN (Elman 1990), in the notation of the derivations:
 
@@ -21,11 +12,11 @@ The Elman RNN (Elman 1990), in the notation of the derivations:
     y_hat_t = g(C h_t)                    C: (n_out, n_hidden)
 
 With a batch, x_t is (batch, n_in) and each row is one example.  ``fused=True``
-records the recurrent update as one node per step (two BLAS products and one
-numba pass, with a hand-written backward), or as one node per segment when the
-driver scans (see ``rnn.fused``); ``fused=False`` records every
-matrix-vector product and activation as its own node, for drawing and teaching.
-Both give the same gradients.
+records the recurrence as ``ElmanScan`` nodes (``rnn.fused``): one per
+segment when the driver scans (B x_t for the whole segment inside it, as one
+product), one of length 1 per ``step``, so a drawing of either shows what ran.
+``fused=False`` records every matrix-vector product and activation as its own
+node, for drawing and teaching.  Both give the same gradients.
 """
 
 from __future__ import annotations
@@ -33,19 +24,34 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
-from minigrad import init
-from minigrad.kernels import ACTIVATION_CODES
+from minigrad import init, ops
+from minigrad.kernels import ACTIVATION_CODES, IDENTITY
 from minigrad.nn import Module, Parameter
+from minigrad.validate import positive_int
 
-from .fused import ElmanScan, ElmanStep
-from .gated import GRU, LSTM, check_size  # the gated cells live in their own module
+from .fused import ElmanScan, elman_scan, elman_step, holds_indices
+from .gated import GRU, LSTM  # the gated cells live in their own module
 
-ACTIVATIONS = {
-    "identity": lambda z: z,
-    "tanh": mg.tanh,
-    "sigmoid": mg.sigmoid,
-    "relu": mg.relu,
-}
+
+def _identity(z):
+    """The identity activation records no node."""
+    return z
+
+
+def _activation_op(name: str, code: int):
+    """The minigrad op of the activation ``name``: the function of that name in ``minigrad.ops``."""
+    if code == IDENTITY:
+        return _identity
+    op = getattr(ops, name, None)
+    if op is None:
+        raise ImportError(f"activation {name!r} is in minigrad.kernels.ACTIVATION_CODES but minigrad.ops has no "
+                          f"op {name}(): add it (with its row in tests/minigrad/op_table.py)")
+    return op
+
+
+#: activation name -> the minigrad op the per-op cells apply; the names are those of
+#: ``minigrad.kernels.ACTIVATION_CODES`` (the fused kernels' codes), in the same order
+ACTIVATIONS = {name: _activation_op(name, code) for name, code in ACTIVATION_CODES.items()}
 
 
 def activation(role: str, name: str):
@@ -53,11 +59,6 @@ def activation(role: str, name: str):
     if name not in ACTIVATIONS:
         raise ValueError(f"{role} must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]
-
-
-def holds_indices(x) -> bool:
-    """Integer inputs (an array, or one step's index) are token indices, not features."""
-    return not isinstance(x, mg.Tensor) and np.asarray(x).dtype.kind in "iu"
 
 
 class ElmanRNN(Module):
@@ -75,9 +76,9 @@ class ElmanRNN(Module):
     def __init__(self, n_in, n_hidden, n_out, f="tanh", g="identity", bias=False, seed=0,
                  fused=True, dtype=np.float64):
         super().__init__()
-        self.n_in = check_size("n_in", n_in)
-        self.n_hidden = check_size("n_hidden", n_hidden)
-        self.n_out = check_size("n_out", n_out)
+        self.n_in = positive_int("n_in", n_in)
+        self.n_hidden = positive_int("n_hidden", n_hidden)
+        self.n_out = positive_int("n_out", n_out)
         self.f_name, self.g_name = f, g
         self.f, self.g = activation("f", f), activation("g", g)
         self.fused = bool(fused)
@@ -97,48 +98,48 @@ class ElmanRNN(Module):
         return tuple(getattr(self, name) for name in self.weight_names)
 
     def initial_state(self, batch=None):
-        shape = (self.n_hidden,) if batch is None else (batch, self.n_hidden)
+        shape = (self.n_hidden,) if batch is None else (positive_int("batch", batch), self.n_hidden)
         return mg.tensor(np.zeros(shape, dtype=self.dtype), name="h0")
 
     def step(self, x, h):
+        """One time step: (h_t, y_hat_t) from x_t (features, or a token index) and h_{t-1}.
+
+        Fused: the scan of length 1 (``rnn.fused.elman_step``), the same node the
+        driver's segments record; per-op: every product and f as its own node."""
         A, B, C = self.weights()
-        if holds_indices(x):  # one step at a time, the one-hot vector costs little
-            x = np.eye(self.n_in, dtype=self.dtype)[x]
+        bias = self.b_h if self.bias else None
         if self.fused:
-            extra = (self.b_h,) if self.bias else ()
-            h = ElmanStep.apply(A, B, h, x, *extra, code=ACTIVATION_CODES[self.f_name])
+            h = elman_step(A, B, h, x, bias, code=ACTIVATION_CODES[self.f_name])
         else:
+            if holds_indices(x):  # one step at a time, the one-hot vector costs little
+                x = np.eye(self.n_in, dtype=self.dtype)[x]
             pre = mg.matvec(A, h) + mg.matvec(B, x)
-            if self.bias:
-                pre = pre + self.b_h
-            h = self.f(pre)
+            h = self.f(pre if bias is None else pre + bias)
+        return h, self._readout(C, h)
+
+    def _readout(self, C, h):
+        """y_hat = g(C h [+ b_y]) for one state or a stack of them."""
         q = mg.matvec(C, h)
-        if self.bias:
-            q = q + self.b_y
-        return h, self.g(q)
+        return self.g(q + self.b_y if self.bias else q)
 
     @property
     def scan(self):
-        """The fused cell runs a whole segment as one node (``run_segment``); the per-op cell
-        has no scan (None), so the driver steps it and every op stays on the tape."""
+        """The fused cell runs a whole segment as one ``ElmanScan`` node (``run_segment``); the
+        per-op cell has no scan (None), so the driver steps it and every op stays on the tape."""
         return self.run_segment if self.fused else None
 
     def run_segment(self, xs, h, factors):
         """Steps 1..L of a segment from state h: (states h_1..h_L, outputs y_hat_1..y_hat_L).
 
-        Two nodes carry the segment: the recurrence, with B x_t for every step
-        as one product, as one ``ElmanScan`` node (``factors``: the plan's
-        factor on each step's incoming edge), and C h_t for every step as one
-        product.  ``xs`` are data (vectors or token indices): no gradient flows to them.
+        B x_t for every step as one product (a lookup for token indices), the
+        recurrence as one ``ElmanScan`` node (``factors``: the plan's factor on
+        each step's incoming edge), and C h_t for every step as one product.
+        ``xs`` (vectors or token indices) may be a Tensor: gradient reaches it.
         """
         A, B, C = self.weights()
-        xs = np.asarray(xs.data if isinstance(xs, mg.Tensor) else xs)
-        extra = (self.b_h,) if self.bias else ()
-        states = ElmanScan.apply(A, B, h, *extra, xs=xs, factors=factors, code=ACTIVATION_CODES[self.f_name])
-        q = mg.matvec(C, states)
-        if self.bias:
-            q = q + self.b_y
-        return states, self.g(q)
+        states = elman_scan(A, B, h, xs, self.b_h if self.bias else None,
+                            factors=factors, code=ACTIVATION_CODES[self.f_name])
+        return states, self._readout(C, states)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}, "
@@ -164,4 +165,4 @@ class LinearRNN(ElmanRNN):
                 f"fused={self.fused}, dtype={self.dtype})")
 
 
-__all__ = ["ElmanRNN", "LinearRNN", "LSTM", "GRU", "ElmanStep", "ElmanScan", "ACTIVATIONS"]
+__all__ = ["ElmanRNN", "LinearRNN", "LSTM", "GRU", "ElmanScan", "ACTIVATIONS", "activation", "holds_indices"]

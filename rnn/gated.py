@@ -1,6 +1,6 @@
 """Gated recurrent cells: the LSTM and the GRU, with a linear readout.
 
-Both follow the cell protocol of ``rnn.cells`` (``initial_state(batch)`` and
+Both follow the cell protocol (``rnn.protocol.Cell``: ``initial_state(batch)`` and
 ``step(x_t, state) -> (state, y_hat)``), so every BPTT strategy drives them
 unchanged; the LSTM's state is the tuple (h, c).
 
@@ -28,13 +28,7 @@ from minigrad.errors import ShapeError
 from minigrad.kernels.gates import gru_backward, gru_forward, lstm_backward, lstm_forward
 from minigrad.nn import Module, Parameter
 from minigrad.ops import Function
-
-
-def check_size(name: str, value) -> int:
-    """``value`` as an int, or a ValueError naming the argument (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+from minigrad.validate import positive_int
 
 
 def _block(t, k: int, n: int):
@@ -75,6 +69,22 @@ def _rows(a: np.ndarray, lead: tuple, dtype) -> np.ndarray:
     if a.shape[:-1] != lead:
         a = np.broadcast_to(a, lead + a.shape[-1:])
     return np.ascontiguousarray(a, dtype=dtype).reshape(-1, a.shape[-1])
+
+
+def _pre_tangent(gates, lead, tangent_times_weight, input_times_tangent, bias, bias_columns=slice(None)):
+    """The tangent of a stacked pre-activation such as x W^T + h U^T + b, as rows (rows, gates n):
+    the sum of dt W^T for each (dt, W) and of a dW^T for each (a, dW) whose tangent is not None,
+    plus the bias tangent in ``bias_columns``; zeros where every tangent is None."""
+    out = np.zeros_like(gates)
+    for tangent, weight in tangent_times_weight:
+        if tangent is not None:
+            out += _rows(tangent, lead, gates.dtype) @ weight.T
+    for rows, tangent in input_times_tangent:
+        if tangent is not None:
+            out += rows @ tangent.T
+    if bias is not None:
+        out[:, bias_columns] += bias
+    return out
 
 
 class LSTMStep(Function):
@@ -122,6 +132,27 @@ class LSTMStep(Function):
 
         return (dpre.T @ xs, dpre.T @ hs, dpre.sum(axis=0),
                 shaped(dpre @ U), shaped(dc_prev), shaped(dpre @ W))
+
+    @staticmethod
+    def jvp(ctx, dW, dU, db, dh_prev, dc_prev, dx):
+        """The tangent [dh | dc] from the inputs' tangents (None: held constant), through the saved gates:
+
+            dpre = dx W^T + x dW^T + dh_prev U^T + h_prev dU^T + db
+            di, df, dg, do = i (1 - i) dpre_i, f (1 - f) dpre_f, (1 - g^2) dpre_g, o (1 - o) dpre_o
+            dc = df c_prev + f dc_prev + di g + i dg
+            dh = do tanh(c) + o (1 - tanh(c)^2) dc
+        """
+        W, U, xs, hs, cs, gates, hc = ctx.saved
+        lead = ctx.meta
+        n = U.shape[1]
+        dpre = _pre_tangent(gates, lead, ((dx, W), (dh_prev, U)), ((xs, dW), (hs, dU)), db)
+        i, f, g, o = (gates[:, k * n:(k + 1) * n] for k in range(4))
+        dc = f * (1 - f) * dpre[:, n:2 * n] * cs + i * (1 - i) * dpre[:, :n] * g + i * (1 - g * g) * dpre[:, 2 * n:3 * n]
+        if dc_prev is not None:
+            dc += f * _rows(dc_prev, lead, dc.dtype)
+        tc = np.tanh(hc[:, n:])
+        dh = o * (1 - o) * dpre[:, 3 * n:] * tc + o * (1 - tc * tc) * dc
+        return np.concatenate([dh, dc], axis=1).reshape(lead + (2 * n,))
 
 
 class GRUStep(Function):
@@ -174,6 +205,29 @@ class GRUStep(Function):
         return (dpx.T @ xs, dph.T @ hs, dpx.sum(axis=0), dph[:, 2 * n:].sum(axis=0),
                 shaped(dh_prev), shaped(dpx @ W))
 
+    @staticmethod
+    def jvp(ctx, dW, dU, db, db_hn, dh_prev, dx):
+        """The tangent dh from the inputs' tangents (None: held constant), through the saved gates:
+
+            dpx = dx W^T + x dW^T + db,   dph = dh_prev U^T + h_prev dU^T
+            dr = r (1 - r) (dpx_r + dph_r),   dz = z (1 - z) (dpx_z + dph_z)
+            dn = (1 - n^2) (dpx_n + dr (U_n h_prev + b_hn) + r (dph_n + db_hn))
+            dh = dz (h_prev - n) + (1 - z) dn + z dh_prev
+        """
+        W, U, xs, hs, gates, hn = ctx.saved
+        lead = ctx.meta
+        n = hs.shape[1]
+        dpx = _pre_tangent(gates, lead, ((dx, W),), ((xs, dW),), db)
+        dph = _pre_tangent(gates, lead, ((dh_prev, U),), ((hs, dU),), db_hn, bias_columns=slice(2 * n, None))
+        r, z, cand = (gates[:, k * n:(k + 1) * n] for k in range(3))
+        dr = r * (1 - r) * (dpx[:, :n] + dph[:, :n])
+        dz = z * (1 - z) * (dpx[:, n:2 * n] + dph[:, n:2 * n])
+        dcand = (1 - cand * cand) * (dpx[:, 2 * n:] + dr * hn + r * dph[:, 2 * n:])
+        dh = dz * (hs - cand) + (1 - z) * dcand
+        if dh_prev is not None:
+            dh += z * _rows(dh_prev, lead, dh.dtype)
+        return dh.reshape(lead + (n,))
+
 
 # -- the cells -----------------------------------------------------------------
 class _GatedCell(Module):
@@ -183,9 +237,9 @@ class _GatedCell(Module):
 
     def __init__(self, n_in, n_hidden, n_out, fused, dtype):
         super().__init__()
-        self.n_in = check_size("n_in", n_in)
-        self.n_hidden = check_size("n_hidden", n_hidden)
-        self.n_out = check_size("n_out", n_out)
+        self.n_in = positive_int("n_in", n_in)
+        self.n_hidden = positive_int("n_hidden", n_hidden)
+        self.n_out = positive_int("n_out", n_out)
         self.fused = bool(fused)
         self.dtype = np.dtype(dtype)
 
@@ -203,7 +257,7 @@ class _GatedCell(Module):
         return Parameter(C, dtype=self.dtype, name="C"), Parameter(np.zeros(self.n_out), dtype=self.dtype, name="b_y")
 
     def _zeros(self, batch, name: str):
-        shape = (self.n_hidden,) if batch is None else (check_size("batch", batch), self.n_hidden)
+        shape = (self.n_hidden,) if batch is None else (positive_int("batch", batch), self.n_hidden)
         return mg.tensor(np.zeros(shape, dtype=self.dtype), name=name)
 
     def _readout(self, h):

@@ -11,7 +11,7 @@ longer decides whether a gradient sent back through many steps shrinks or
 grows, which is why layer normalisation is a remedy for vanishing and
 exploding gradients.
 
-It follows the cell protocol of ``rnn.cells`` (``initial_state(batch)``,
+It follows the cell protocol (``rnn.protocol.Cell``: ``initial_state(batch)``,
 ``step(x_t, h) -> (h, y_hat)``), so every strategy drives it.  Every op is its
 own node on the tape (no fused kernel): it is written to be read.
 """
@@ -23,9 +23,9 @@ import numpy as np
 import minigrad as mg
 from minigrad import init
 from minigrad.nn import Module, Parameter
+from minigrad.validate import positive_int
 
 from .cells import activation
-from .gated import check_size
 
 
 def layer_norm(z, gamma, beta, eps: float):
@@ -45,9 +45,9 @@ class LayerNormElman(Module):
 
     def __init__(self, n_in, n_hidden, n_out, f="tanh", g="identity", eps=1e-5, seed=0, dtype=np.float64):
         super().__init__()
-        self.n_in = check_size("n_in", n_in)
-        self.n_hidden = check_size("n_hidden", n_hidden)
-        self.n_out = check_size("n_out", n_out)
+        self.n_in = positive_int("n_in", n_in)
+        self.n_hidden = positive_int("n_hidden", n_hidden)
+        self.n_out = positive_int("n_out", n_out)
         if self.n_hidden < 2:
             raise ValueError("LayerNormElman needs n_hidden >= 2: normalising a single unit always gives 0")
         if not eps > 0:
@@ -68,7 +68,7 @@ class LayerNormElman(Module):
         return self.A, self.B, self.C
 
     def initial_state(self, batch=None):
-        shape = (self.n_hidden,) if batch is None else (batch, self.n_hidden)
+        shape = (self.n_hidden,) if batch is None else (positive_int("batch", batch), self.n_hidden)
         return mg.tensor(np.zeros(shape, dtype=self.dtype), name="h0")
 
     def step(self, x, h):

@@ -34,53 +34,24 @@ Bias-free linear RNN (d2l notation)
 
 import numpy as np
 
+from minigrad.kernels.activations import NUMPY_FORMULAS
+
 
 # --------------------------------------------------------------------------
 # Activations: name -> (f, f' written through y = f(z))
 # --------------------------------------------------------------------------
 
-def _tanh(z):
-    return np.tanh(z)
-
-
-def _tanh_grad(y):
-    """tanh'(z) = 1 - tanh(z)^2 = 1 - y^2."""
-    return 1.0 - y**2
-
-
-def _sigmoid(z):
-    """sigmoid(z) = 1 / (1 + e^{-z}), computed as (1 + tanh(z/2)) / 2, which never overflows."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def _sigmoid_grad(y):
-    """sigmoid'(z) = sigmoid(z) (1 - sigmoid(z)) = y (1 - y)."""
-    return y * (1.0 - y)
-
-
-def _relu(z):
-    return np.maximum(z, 0.0)
-
-
-def _relu_grad(y):
-    """relu'(z) = [z > 0] = [y > 0] (taken as 0 at the kink z = 0)."""
-    return (y > 0).astype(float)
-
-
-def _identity(z):
-    return z
-
-
-def _identity_grad(y):
-    return np.ones_like(y)
-
-
-ACTIVATIONS = {
-    "tanh": (_tanh, _tanh_grad),
-    "sigmoid": (_sigmoid, _sigmoid_grad),
-    "relu": (_relu, _relu_grad),
-    "identity": (_identity, _identity_grad),
-}
+#: name -> (f, f'), both on NumPy arrays, f' written through the output y = f(z):
+#:
+#:     identity  f(z) = z                      f' = 1
+#:     tanh      f(z) = tanh z                 f' = 1 - y^2
+#:     sigmoid   f(z) = 1 / (1 + e^{-z})       f' = y (1 - y)     (as (1 + tanh(z/2)) / 2: never overflows)
+#:     relu      f(z) = max(z, 0)              f' = [y > 0]       (0 at the kink z = 0)
+#:
+#: The engine's one table of activations (``minigrad.kernels.activations``) holds these
+#: formulas next to the numba kernels that compute the same, under the same names, so a
+#: new activation is added there once and is known here, to the cells and to the kernels.
+ACTIVATIONS = NUMPY_FORMULAS
 
 
 def _activation(name):

@@ -65,6 +65,7 @@ class Plan:
     edges: tuple  # edges[t] for t = 1..T; edges[0] is unused (1.0)
     updates: tuple  # of Update, ordered by t
     checkpoint: int | None = None  # segment length for checkpointed BPTT
+    carries: str | None = None  # online strategies (rnn.online): what they carry forward instead of a window
 
     def keep_from(self, i: int) -> int:
         """After update i, the oldest state any later update still needs."""

@@ -96,8 +96,12 @@ def _digraph(title: str) -> graphviz.Digraph:
 
 def _title(unrolled: Unrolled, what: str) -> str:
     plan = unrolled.plan
-    return f"{what}: T = {plan.T}, {len(plan.updates)} update(s), {len(plan.cut_steps())} cut(s), " \
-           f"{len(plan.scaled_steps())} scaled edge(s)"
+    title = f"{what}: T = {plan.T}, {len(plan.updates)} update(s), {len(plan.cut_steps())} cut(s), " \
+            f"{len(plan.scaled_steps())} scaled edge(s)"
+    if plan.carries:
+        title += (f"\n{plan.carries} instead of unrolling: training keeps no graph of the past.\n"
+                  "Drawn: the dependencies each update's gradient covers (all the way back to h0)")
+    return title
 
 
 def _window_tags(cluster, plan, t: int, covered: dict) -> list[str]:
@@ -359,6 +363,8 @@ def as_run(model, xs, ys, strategy, loss="mse", h0=None) -> graphviz.Digraph:
     tagged with their step.  Parameters and data are left out.
     """
     plan, snapshots = record_run(model, xs, ys, strategy, loss=loss, h0=h0)
+    if plan.carries:
+        return _online_run(plan)
     g = _digraph(f"What training records: T = {plan.T}, {len(plan.updates)} update(s); "
                  "each row is the tape at one update's backward")
     g.attr(rankdir="LR")
@@ -381,6 +387,16 @@ def as_run(model, xs, ys, strategy, loss="mse", h0=None) -> graphviz.Digraph:
                 for source in n.inputs:
                     if source in present:
                         c.edge(f"u{i}_{number[source]}", f"u{i}_{number[n.seq]}")
+    return g
+
+
+def _online_run(plan) -> graphviz.Digraph:
+    """An online strategy records no graph for a backward: say so, and what it carries instead."""
+    g = _digraph(f"What training records: T = {plan.T}, {len(plan.updates)} update(s)")
+    g.node("carried", f"{plan.carries}.\nNo tape is kept between steps: each step's graph is used once "
+                      "and freed,\nso there is no backward graph to draw. Updates after steps "
+                      f"{', '.join(str(u.t) for u in plan.updates)}.", shape="note", style="filled",
+           fillcolor="#fff2cc")
     return g
 
 

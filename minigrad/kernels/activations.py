@@ -1,46 +1,85 @@
-"""Element-wise activations and their derivatives, on flat contiguous arrays.
+"""Element-wise activations and their derivatives: the one table of activations.
+
+Every activation has a name, an integer code (a named constant: the fused
+kernels take the code, since numba cannot pass a Python function cheaply),
+the scalar formulas the kernels inline (``activate``, ``derivative_from_output``)
+and the same formulas on NumPy arrays (``NUMPY_FORMULAS``: what
+``rnn.manual``'s hand-derived BPTT uses, and what the tests hold the kernels
+to).  The minigrad op of an activation is the function of the same name in
+``minigrad.ops`` (identity needs none), and ``rnn.cells.ACTIVATIONS`` is read
+from this table.  So adding an activation here means: a constant, an entry in
+``ACTIVATION_CODES``, a branch in ``activate`` and in
+``derivative_from_output``, and an entry in ``NUMPY_FORMULAS``; plus its op.
 
 The derivatives are written through the *output* y = f(z) where that is
 possible (tanh' = 1 - y^2, sigmoid' = y (1 - y)), so a backward needs only the
-saved output, and one pass computes grad * f'(.) without temporaries.
+saved output, and one pass computes grad * f'(.) without temporaries.  A code
+that is not in the table raises a ValueError inside the kernels: there is no
+silent fallback to the identity.
 """
 
 import math
 
+import numpy as np
 from numba import njit
 
+IDENTITY = 0  #: f(z) = z
+TANH = 1  #: f(z) = tanh z
+SIGMOID = 2  #: f(z) = 1 / (1 + e^-z)
+RELU = 3  #: f(z) = max(z, 0)
+
 #: activation name -> the integer code the fused kernels take
-ACTIVATION_CODES = {"identity": 0, "tanh": 1, "sigmoid": 2, "relu": 3}
+ACTIVATION_CODES = {"identity": IDENTITY, "tanh": TANH, "sigmoid": SIGMOID, "relu": RELU}
 
 
 @njit(cache=True)
 def activate(v, code):
-    """f(v) for one number, f chosen by ``code`` (see ACTIVATION_CODES).
+    """f(v) for one number, f chosen by ``code`` (one of the constants above).
 
     The sigmoid branch never overflows: for v < 0 it uses e^v / (1 + e^v).
     """
-    if code == 1:
+    if code == TANH:
         return math.tanh(v)
-    if code == 2:
+    if code == SIGMOID:
         if v >= 0:
             return 1.0 / (1.0 + math.exp(-v))
         e = math.exp(v)
         return e / (1.0 + e)
-    if code == 3:
+    if code == RELU:
         return v if v > 0 else 0.0
-    return v
+    if code == IDENTITY:
+        return v
+    raise ValueError("activate: unknown activation code (see minigrad.kernels.ACTIVATION_CODES)")
 
 
 @njit(cache=True)
 def derivative_from_output(y, code):
     """f'(z) written through y = f(z): tanh 1 - y^2, sigmoid y (1 - y), relu [y > 0], identity 1."""
-    if code == 1:
+    if code == TANH:
         return 1.0 - y * y
-    if code == 2:
+    if code == SIGMOID:
         return y * (1.0 - y)
-    if code == 3:
+    if code == RELU:
         return 1.0 if y > 0 else 0.0
-    return 1.0
+    if code == IDENTITY:
+        return 1.0
+    raise ValueError("derivative_from_output: unknown activation code (see minigrad.kernels.ACTIVATION_CODES)")
+
+
+# -- the same formulas on NumPy arrays --------------------------------------------
+def _sigmoid(z):
+    """1 / (1 + e^{-z}), computed as (1 + tanh(z/2)) / 2, which never overflows."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+#: activation name -> (f, f' written through y = f(z)), both on NumPy arrays.  relu' is
+#: taken as 0 at the kink z = 0, as in the kernels.
+NUMPY_FORMULAS = {
+    "identity": (lambda z: z, lambda y: np.ones_like(y)),
+    "tanh": (np.tanh, lambda y: 1.0 - y**2),
+    "sigmoid": (_sigmoid, lambda y: y * (1.0 - y)),
+    "relu": (lambda z: np.maximum(z, 0.0), lambda y: (y > 0).astype(float)),
+}
 
 
 #: tanh(x) ~ x P(x^2) / Q(x^2) on [-TANH_CLAMP, TANH_CLAMP], lowest power first
@@ -89,7 +128,7 @@ def activation_backward(y, grad, code, out):
     tanh, the common case, gets a loop without a branch on ``code`` inside, which
     the compiler vectorises (the integer 1 keeps float32 arithmetic in float32).
     """
-    if code == 1:
+    if code == TANH:
         for i in range(y.size):
             out[i] = grad[i] * (1 - y[i] * y[i])
         return

@@ -11,10 +11,7 @@ tanh' = 1 - t^2), so no pre-activation has to be kept.
 
 from numba import njit
 
-from .activations import ACTIVATION_CODES, activate, derivative_from_output
-
-SIGMOID = ACTIVATION_CODES["sigmoid"]
-TANH = ACTIVATION_CODES["tanh"]
+from .activations import SIGMOID, TANH, activate, derivative_from_output
 
 
 @njit(cache=True)

@@ -1,9 +1,12 @@
-"""The element-wise parts of a fused recurrent step, forward and backward.
+"""The Elman recurrence h_t = f(A h_{t-1} + p_t) over a segment, forward and backward.
 
-A fused Elman step computes h = f(A h_prev + B x) as two BLAS products and one
-pass, which adds them and applies f without a temporary.  A fused segment's
-backward, at each step, adds the gradient from the loss to the one carried
-back from the next step and multiplies by f'(.), again in one pass.
+``elman_scan_forward``/``elman_scan_backward`` run a whole segment in one call
+each, for sizes where a BLAS call per step costs more in overhead than in
+arithmetic; for larger ones ``rnn.fused`` calls BLAS once per step and
+``rnn_step_delta`` for the element-wise part of each step's backward: add the
+gradient from the loss to the one carried back from the next step and
+multiply by f'(.), in one pass.  f is chosen by an activation code, one of the
+named constants of ``activations``.
 """
 
 import math
@@ -11,14 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .activations import activate, derivative_from_output, tanh_rational
-
-
-@njit(cache=True)
-def rnn_cell_forward(recurrent, projected, code, out):
-    """out[i] = f(recurrent[i] + projected[i]) in place (f by code, as in ACTIVATION_CODES)."""
-    for i in range(out.size):
-        out[i] = activate(recurrent[i] + projected[i], code)
+from .activations import TANH, activate, derivative_from_output, tanh_rational
 
 
 @njit(cache=True)
@@ -29,7 +25,7 @@ def rnn_step_delta(h, grad, carried, code, out):
     back from step t+1, times the activation's slope.  tanh has its own
     branch-free loop, which the compiler vectorises.
     """
-    if code == 1:
+    if code == TANH:
         for i in range(out.size):
             out[i] = (grad[i] + carried[i]) * (1 - h[i] * h[i])
         return
@@ -86,9 +82,9 @@ def elman_scan_forward(At, p, code, path):
             for i in range(H):
                 acc[i] = p[t, r, i]
             add_vector_times_matrix(path[t, r], At, acc)
-            if code == 1 and path.itemsize == 4:
+            if code == TANH and path.itemsize == 4:
                 tanh_rational(acc, path[t + 1, r])
-            elif code == 1:
+            elif code == TANH:
                 for i in range(H):
                     path[t + 1, r, i] = math.tanh(acc[i])
             else:
@@ -113,7 +109,7 @@ def elman_scan_backward(A, path, grad, factors, code, deltas):
     for t in range(L - 1, -1, -1):
         factor = factors[t]
         for r in range(R):
-            if code == 1:
+            if code == TANH:
                 for i in range(H):
                     h = path[t + 1, r, i]
                     deltas[t, r, i] = (grad[t, r, i] + carried[r, i]) * (1 - h * h)

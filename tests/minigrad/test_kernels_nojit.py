@@ -112,6 +112,8 @@ def run_kernels(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
                                    path32)
         out[f"scan_states_{name}_float32"] = path32
 
+    out["unknown_code_raises"] = np.array(unknown_code_raises(z))
+
     acc = inputs["param"][:5].copy()  # += a 6-vector times a (6, 5) matrix: one block of four rows and two more
     kernels.add_vector_times_matrix(inputs["param"][5:11], inputs["opt_grads"].reshape(-1)[:30].reshape(6, 5), acc)
     out["add_vector_times_matrix"] = acc
@@ -128,6 +130,32 @@ def run_kernels(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     kernels.scatter_add_rows(scattered, index, rows)
     out["scatter_add_rows"] = scattered
     return out
+
+
+#: a code that is in no table: every kernel that takes a code must refuse it
+UNKNOWN_CODE = max(kernels.ACTIVATION_CODES.values()) + 1
+
+
+def unknown_code_raises(z: np.ndarray) -> list[bool]:
+    """For each kernel that takes an activation code: does it raise ValueError on UNKNOWN_CODE?"""
+    h, grad = np.tanh(z[:6]), z[6:12].copy()
+    calls = [
+        lambda: kernels.activation_forward(z, UNKNOWN_CODE, np.empty_like(z)),
+        lambda: kernels.activation_backward(h, grad, UNKNOWN_CODE, np.empty_like(h)),
+        lambda: kernels.rnn_step_delta(h, grad, grad, UNKNOWN_CODE, np.empty_like(h)),
+        lambda: kernels.elman_scan_forward(np.eye(3), h.reshape(2, 1, 3), UNKNOWN_CODE, np.zeros((3, 1, 3))),
+        lambda: kernels.elman_scan_backward(np.eye(3), np.full((3, 1, 3), 0.5), h.reshape(2, 1, 3), np.ones(2),
+                                            UNKNOWN_CODE, np.empty((2, 1, 3))),
+    ]
+    raised = []
+    for call in calls:
+        try:
+            call()
+        except ValueError as error:
+            raised.append("unknown activation code" in str(error))
+        else:
+            raised.append(False)
+    return raised
 
 
 def kernel_kinds() -> dict[str, dict]:
@@ -213,6 +241,11 @@ def test_kernel_outputs_are_right():
     np.testing.assert_allclose(out["add_vector_times_matrix"],
                                inputs["param"][:5] + inputs["param"][5:11] @ inputs["opt_grads"].reshape(-1)[:30].reshape(6, 5),
                                rtol=1e-13)
+    for name, (f, slope) in kernels.NUMPY_FORMULAS.items():  # the kernels compute the table's NumPy formulas
+        y = f(z)  # (NumPy's sigmoid, as (1 + tanh(z/2)) / 2, keeps only absolute precision in the far tail)
+        np.testing.assert_allclose(out[f"act_forward_{name}"], y, rtol=1e-13, atol=1e-15, err_msg=name)
+        np.testing.assert_allclose(out[f"act_backward_{name}"], grad * slope(y), rtol=1e-12, atol=1e-15, err_msg=name)
+    assert out["unknown_code_raises"].all(), out["unknown_code_raises"]  # no silent identity
     for name in kernels.ACTIVATION_CODES:  # the float32 scan (rational tanh) follows the float64 one
         np.testing.assert_allclose(out[f"scan_states_{name}_float32"], out[f"scan_states_{name}"], rtol=1e-5, atol=1e-6)
     expected = np.zeros((3, 5))

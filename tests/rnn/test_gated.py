@@ -215,13 +215,16 @@ def test_parameter_names_and_shapes():
     ((True, 3, 2), "n_in"), ((2, "3", 2), "n_hidden"),
 ])
 def test_bad_sizes(cls, args, name):
-    with pytest.raises(ValueError, match=f"^{name} must be a positive integer"):
+    """A size below 1 is a ValueError, a size that is not an integer (2.5, True, "3") a TypeError;
+    both name the argument (the checks of minigrad.validate)."""
+    kind = ValueError if all(isinstance(a, int) and not isinstance(a, bool) for a in args) else TypeError
+    with pytest.raises(kind, match=f"^{name} must be an integer >= 1, got "):
         cls(*args)
 
 
 @pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
 def test_bad_batch(cls):
-    with pytest.raises(ValueError, match="batch must be a positive integer"):
+    with pytest.raises(ValueError, match="batch must be an integer >= 1, got 0"):
         cls(2, 3, 2).initial_state(0)
 
 
@@ -243,3 +246,37 @@ def test_fused_step_rejects_mismatched_batches():
     h, c = model.initial_state(4)
     with pytest.raises(ShapeError, match="lstm_step"):
         LSTMStep.apply(model.W, model.U, model.b, h, c, np.ones((3, 2)))
+
+
+# -- forward mode: the fused steps' tangent rules --------------------------------
+@pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("batch", [None, 3], ids=["unbatched", "batch3"])
+def test_the_tangent_along_each_input_alone_is_the_op_level_steps(cls, batch):
+    """mg.jvp of one fused step along one input at a time (every other tangent None) equals
+    the tangent of the op-level step: each branch of the tangent rule, alone."""
+    fused, ops = make(cls, fused=True), make(cls, fused=False)
+    rng = np.random.default_rng(7)
+    state = [s.data for s in random_state(cls, batch, rng)]
+    x = rng.standard_normal((N_IN,) if batch is None else (batch, N_IN))
+    names = [name for name, _ in fused.named_parameters()] + [f"state{i}" for i in range(len(state))] + ["x"]
+
+    def tangent_of(model, which):
+        params = model.parameters()
+        primals = params + [mg.tensor(s) for s in state] + [mg.tensor(x)]
+        tangents = [rng_for(which).standard_normal(p.shape) if name == which else None
+                    for name, p in zip(names, primals)]
+
+        def one_step(*inputs):
+            s = inputs[len(params):-1]
+            new_state, y_hat = model.step(inputs[-1], tuple(s) if cls is LSTM else s[0])
+            return mg.concat(list(new_state if cls is LSTM else (new_state,)) + [y_hat], axis=-1)
+
+        with mg.no_grad():
+            return mg.jvp(one_step, primals, tangents)[1]
+
+    def rng_for(which):
+        return np.random.default_rng(sum(map(ord, which)))
+
+    for which in names:
+        np.testing.assert_allclose(tangent_of(fused, which), tangent_of(ops, which), rtol=1e-12, atol=1e-13,
+                                   err_msg=which)

@@ -5,6 +5,7 @@ import pytest
 
 import minigrad as mg
 import rnn
+from minigrad.kernels import ACTIVATION_CODES
 from rnn.layer_norm import LayerNormElman
 
 
@@ -78,8 +79,8 @@ def test_scaling_the_weights_into_the_units_leaves_the_state_unchanged():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"n_hidden": 1}, r"n_hidden >= 2"),
-    ({"n_hidden": 0}, r"n_hidden must be a positive integer, got 0"),
-    ({"f": "gelu"}, r"f must be one of identity, tanh, sigmoid, relu, got 'gelu'"),
+    ({"n_hidden": 0}, r"n_hidden must be an integer >= 1, got 0"),
+    ({"f": "gelu"}, rf"f must be one of {', '.join(ACTIVATION_CODES)}, got 'gelu'"),
     ({"eps": 0.0}, r"eps must be positive"),
 ])
 def test_bad_settings_raise_clear_errors(kwargs, message):
