@@ -14,6 +14,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from minigrad import validate
+
 from . import report, targets
 from .configs import select
 from .implementations import implementations, torch_available
@@ -118,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
                       min_repeats=min(repeats, 5), budget_s=args.budget)
     use_torch = not args.no_torch and torch_available()
     out = args.out or str(HERE / ("RESULTS-quick.md" if args.quick else "RESULTS.md"))
+    try:  # before minutes of measuring, not after
+        validate.writable_file("--out", out)
+    except ValueError as error:
+        print(f"python -m benchmarks: error: {error}", file=sys.stderr)
+        return 2
     command = "python -m benchmarks" + "".join(" " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
 
     load_at_start = report.load_average()

@@ -9,6 +9,9 @@ the worst element: its index, both values and their difference.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from .errors import GradcheckError
@@ -33,6 +36,17 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     ``inputs`` are float64 Tensors (float32 gives meaningless differences and is
     refused).  Raises GradcheckError with a per-input report on a mismatch.
     """
+    if not callable(fn):
+        raise TypeError(f"gradcheck: fn must be a function of the inputs that returns a Tensor, "
+                        f"got {fn!r} of type {type(fn).__name__}")
+    if isinstance(inputs, Tensor) or not hasattr(inputs, "__iter__"):
+        raise TypeError(f"gradcheck: inputs must be a list of Tensors, got {type(inputs).__name__}"
+                        + ("; wrap a single tensor as [x]" if isinstance(inputs, Tensor) else ""))
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value >= 0) \
+                or (name == "eps" and value == 0):
+            raise ValueError(f"gradcheck: {name} must be a finite number {'> 0' if name == 'eps' else '>= 0'}, "
+                             f"got {value!r}")
     inputs = list(inputs)
     for i, x in enumerate(inputs):
         if not isinstance(x, Tensor):

@@ -21,6 +21,8 @@ checkpoint cannot run code).
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -144,12 +146,18 @@ class Module:
         return path
 
     def load(self, path) -> None:
-        """Load parameters saved by ``save`` (no pickle: allow_pickle=False)."""
+        """Load parameters saved by ``save``.
+
+        The file's zip directory is checked first (``read_npz``): its member
+        names, each member's dtype and shape and its size, so a damaged,
+        truncated, pickled or foreign file is a ``CheckpointError`` naming the
+        problem, and nothing is read (or allocated) for a member that does not fit.
+        """
         path = _npz_path(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{type(self).__name__}.load: no checkpoint file at '{path}'")
-        with np.load(path, allow_pickle=False) as archive:
-            self.load_state_dict({name: archive[name] for name in archive.files})
+        shapes = {name: p.shape for name, p in self.named_parameters()}
+        self.load_state_dict(read_npz(path, shapes, owner=f"{type(self).__name__}.load"))
 
     # -- calling -----------------------------------------------------------
     def forward(self, *args, **kwargs):
@@ -212,6 +220,105 @@ def load_arrays_into(owner: str, targets: dict[str, np.ndarray], state) -> None:
         raise ValueError(f"{owner}: the state does not fit: " + "; ".join(problems))
     for name, array in targets.items():
         array[...] = state[name]
+
+
+class CheckpointError(ValueError):
+    """A saved file that cannot be loaded: not an .npz, truncated, damaged, pickled, or holding other arrays."""
+
+
+def read_npz(path, shapes: dict, owner: str = "read_npz", texts: dict | None = None,
+             optional: tuple = (), ignore_others: bool = False) -> dict:
+    """The arrays of an .npz file, checked against ``shapes`` from the zip directory before reading any.
+
+    ``shapes`` maps each member name to its expected shape (None: any shape);
+    names in ``optional`` may be absent, and with ``ignore_others`` members
+    not named are skipped unread instead of refused.  ``texts`` maps names of plain text
+    members (not arrays; returned as ``str``) to their largest allowed size in
+    bytes.  Every member must be a NumPy array of booleans or numbers (an
+    object array would need pickle, which is never used); its header's shape
+    must be the expected one and the member's size must be exactly its header
+    plus its data, so a damaged file cannot make this allocate more than the
+    file holds.  Raises ``CheckpointError`` (a ValueError) naming ``owner``,
+    the file and the problem; a missing file is a FileNotFoundError.
+    """
+    texts = texts or {}
+    where = f"{owner}: {os.fspath(path)}"
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head.startswith(b"PK"):
+        raise CheckpointError(f"{where} is not an .npz file ({_kind_of(head)})")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise CheckpointError(f"{where} is truncated or damaged: its zip directory cannot be read ({error})") from None
+    with archive:
+        members = {}
+        for info in archive.infolist():
+            if info.filename in texts:
+                members[info.filename] = info
+            elif info.filename.endswith(".npy"):
+                members[info.filename[:-4]] = info
+            else:
+                members[info.filename] = info
+        expected = set(shapes) | set(texts)
+        missing = sorted(expected - set(members) - set(optional))
+        unexpected = [] if ignore_others else sorted(set(members) - expected)
+        members = {name: info for name, info in members.items() if name in expected}
+        if missing or unexpected:
+            problems = ([f"missing {', '.join(missing)}"] if missing else []) + \
+                       ([f"unexpected {', '.join(unexpected)}"] if unexpected else [])
+            raise CheckpointError(f"{where} does not hold the expected arrays: {'; '.join(problems)}")
+        out = {}
+        for name, info in members.items():
+            try:
+                if name in texts:
+                    if info.file_size > texts[name]:
+                        raise CheckpointError(f"{where}: member {name} is {info.file_size} bytes, "
+                                              f"more than the {texts[name]} allowed")
+                    out[name] = archive.read(info).decode("utf-8")
+                else:
+                    out[name] = _read_member(archive, info, name, shapes[name], where)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError) as error:
+                raise CheckpointError(f"{where}: member {name} is damaged ({error})") from None
+    return out
+
+
+def _read_member(archive, info, name: str, shape, where: str) -> np.ndarray:
+    """One .npy member: header checked against ``shape`` and the member's size, then its data."""
+    fmt = np.lib.format
+    with archive.open(info) as f:
+        try:
+            version = fmt.read_magic(f)
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            found, fortran, dtype = read_header(f)
+        except ValueError as error:
+            raise CheckpointError(f"{where}: member {name} is not a NumPy array ({error})") from None
+        if dtype.hasobject:
+            raise CheckpointError(f"{where}: member {name} holds Python objects (dtype {dtype}), which could "
+                                  "only be loaded with pickle; minigrad never loads pickled data")
+        if dtype.kind not in "biuf":
+            raise CheckpointError(f"{where}: member {name} has dtype {dtype}; expected numbers")
+        if shape is not None and tuple(found) != tuple(shape):
+            raise CheckpointError(f"{where}: member {name} has shape {tuple(found)}, expected {tuple(shape)}")
+        nbytes = int(np.prod(found, dtype=np.int64)) * dtype.itemsize
+        if info.file_size != f.tell() + nbytes:
+            raise CheckpointError(f"{where}: member {name} is {info.file_size} bytes, but its header "
+                                  f"({dtype} {tuple(found)}) needs {f.tell() + nbytes}: the file is damaged")
+        data = f.read(nbytes)
+    if len(data) != nbytes:
+        raise CheckpointError(f"{where}: member {name} is truncated")
+    return np.frombuffer(data, dtype=dtype).reshape(found, order="F" if fortran else "C").copy()
+
+
+def _kind_of(head: bytes) -> str:
+    """What a file that is not a zip archive looks like, from its first bytes."""
+    if not head:
+        return "it is empty"
+    if head.startswith(b"\x93NUMPY"):
+        return "it is a single .npy array; save with np.savez or Module.save"
+    if head[:1] == b"\x80":
+        return "it looks like a Python pickle, which minigrad never loads"
+    return f"it does not start with a zip signature: {head[:8]!r}"
 
 
 def _npz_path(path) -> str:

@@ -25,7 +25,7 @@ import numbers
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import DivergenceError, ShapeError
 from .kernels.optim import adagrad_update, adam_update, sgd_update
 from .nn import Module, load_arrays_into
 from .tensor import Tensor
@@ -156,14 +156,30 @@ def clip_grad_norm(params, max_norm: float) -> float:
     """Rescale the gradients so their total L2 norm is at most ``max_norm``; return the norm before.
 
     The total norm is sqrt(sum over params of sum(g^2)) (parameters whose grad
-    is None are skipped).  If it exceeds max_norm, every grad is multiplied in
-    place by max_norm / (norm + 1e-6): the direction of the update is kept,
-    only its length is capped, which tames exploding gradients in BPTT.
-    A non-finite norm is returned as is, so the caller can see it.
+    is None are skipped), computed without overflow for huge but finite
+    gradients.  If it exceeds max_norm, every grad is multiplied in place by
+    max_norm / (norm + 1e-6): the direction of the update is kept, only its
+    length is capped, which tames exploding gradients in BPTT.
+
+    A gradient holding inf or NaN has no direction to keep: this raises
+    ``minigrad.errors.DivergenceError`` naming the parameter, and leaves every
+    gradient as it was (scaling would turn inf into NaN and hide where it came from).
     """
     max_norm = _positive("clip_grad_norm", "max_norm", max_norm)
-    grads = [p.grad for p in params if p.grad is not None]
-    norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
+    params = list(params)
+    named = [(i, p) for i, p in enumerate(params) if p.grad is not None]
+    for i, p in named:
+        if not np.all(np.isfinite(p.grad)):
+            raise DivergenceError(
+                f"clip_grad_norm: the gradient of parameter {i} ({p.name or 'unnamed'}) holds "
+                f"{'NaN' if np.any(np.isnan(p.grad)) else 'inf'}, so the norm is not finite; the gradients are "
+                "left unchanged. Training has diverged: lower the learning rate (or find the op with mg.detect_anomaly)")
+    grads = [p.grad for _, p in named]
+    with np.errstate(over="ignore"):
+        norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
+    if math.isinf(norm):  # finite gradients whose squares overflow: factor out the largest entry
+        largest = max(float(np.max(np.abs(g))) for g in grads if g.size)
+        norm = largest * math.sqrt(sum(float(np.sum(np.square(g / largest, dtype=np.float64))) for g in grads))
     if norm > max_norm:
         scale = max_norm / (norm + 1e-6)
         for g in grads:
@@ -193,12 +209,12 @@ def _checked_params(owner: str, params) -> list[Tensor]:
 
 
 def _positive(owner: str, name: str, value) -> float:
-    if not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
+    if isinstance(value, bool) or not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
         raise ValueError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
 def _fraction(owner: str, name: str, value) -> float:
-    if not (isinstance(value, numbers.Real) and 0 <= value < 1):
+    if isinstance(value, bool) or not (isinstance(value, numbers.Real) and 0 <= value < 1):
         raise ValueError(f"{owner}: {name} must be in [0, 1), got {value!r}")
     return float(value)

@@ -8,6 +8,8 @@ ask with ``retain_grad()`` (useful for looking at dL/dh_t).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import tape as _tape
@@ -22,7 +24,7 @@ def _as_float_array(data, dtype, op: str) -> np.ndarray:
         dtype = np.dtype(dtype)
         if dtype not in FLOAT_DTYPES:
             raise DtypeError(f"{op}: dtype must be float64 or float32, got {dtype}")
-    array = np.asarray(data)
+    array = _as_array(data, op)
     kind = array.dtype.kind
     if kind == "f":
         if dtype is not None and array.dtype != dtype:
@@ -36,6 +38,34 @@ def _as_float_array(data, dtype, op: str) -> np.ndarray:
         f"{op}: cannot make a differentiable tensor from {array.dtype} data "
         f"(type {type(data).__name__}); pass real numbers"
     )
+
+
+def _as_array(data, op: str) -> np.ndarray:
+    """np.asarray(data), with a message that says what is wrong for ragged lists and huge integers."""
+    try:
+        array = np.asarray(data)
+    except ValueError as error:
+        if "inhomogeneous" in str(error) or "sequence" in str(error):
+            raise ShapeError(f"{op}: the nested lists are ragged (rows of different lengths: {_lengths(data)}); "
+                             "a tensor needs a rectangular array") from None
+        raise
+    if array.dtype == object and array.size and all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                                     for v in array.ravel()):
+        try:  # Python integers beyond int64: as floats, if they fit
+            return np.array(array.tolist(), dtype=np.float64)
+        except OverflowError:
+            digits = len(str(abs(max(array.ravel(), key=abs))))
+            raise DtypeError(f"{op}: an integer of {digits} digits is too large for a float64 "
+                             "(at most about 1.8e308)") from None
+    return array
+
+
+def _lengths(data) -> str:
+    """The lengths of the rows of a ragged nested list, e.g. '[2, 1]'."""
+    try:
+        return str([len(row) if hasattr(row, "__len__") else "a number" for row in data][:8])
+    except TypeError:
+        return "unknown"
 
 
 class Tensor:

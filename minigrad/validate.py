@@ -5,12 +5,18 @@ Each returns the value as a plain Python number and raises a ``ValueError`` (a
 and a ValueError) whose message names the argument, what it must be and what it got.  Numbers may be Python or NumPy scalars;
 ``True``/``False`` are refused: a bool passed as a count or probability is
 always a mistake (``Randomized(True)`` is not p = 1).
+
+The path checks (``creatable_folder``, ``writable_file``, ``readable_file``) are
+what every command line runs before any work, so a bad ``--out`` or input file is
+one line and exit code 2, never a traceback after minutes of training.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
+from pathlib import Path
 
 
 class ArgumentTypeError(TypeError, ValueError):
@@ -62,3 +68,60 @@ def seed(name: str, value) -> int:
     if value < 0:
         raise ValueError(f"{name} must be a non-negative integer (a random seed), got {value!r}")
     return int(value)
+
+
+# -- paths: what a command line checks before any work ------------------------------------
+def _nearest_existing(path: Path) -> Path:
+    """``path`` itself or its closest ancestor that exists (the folder a new path would be made in)."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def creatable_folder(name: str, path) -> Path:
+    """A folder that exists and is writable, or that can be created (its nearest existing ancestor is a
+    writable folder).  Nothing is created.  ``name`` is the flag (``"--out"``) the message names."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} {path}: exists and is not a folder")
+    base = _nearest_existing(path)
+    if not base.is_dir():
+        raise ValueError(f"{name} {path}: cannot be created, because {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        what = "is not writable" if base == Path(os.path.abspath(path)) else f"cannot be created: {base} is not writable"
+        raise ValueError(f"{name} {path}: {what}")
+    return path
+
+
+def writable_file(name: str, path) -> Path:
+    """A file that may be written: not a folder, writable if it exists, and its folder exists or can be
+    created.  Nothing is created."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name} {path}: is a folder; give a file name")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"{name} {path}: exists and is not writable")
+    base = _nearest_existing(path.parent)
+    if not base.is_dir():
+        raise ValueError(f"{name} {path}: cannot be written, because {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {path}: cannot be written: the folder {base} is not writable")
+    return path
+
+
+def readable_file(name: str, path) -> Path:
+    """An existing regular file that can be opened for reading (opened and closed here)."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{name} {path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{name} {path}: is a folder, not a file")
+    if not path.is_file():
+        raise ValueError(f"{name} {path}: is not a regular file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise ValueError(f"{name} {path}: cannot be read ({error.strerror or error})") from None
+    return path

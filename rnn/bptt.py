@@ -30,6 +30,7 @@ so a learning rate tuned on a mean loss (D2L's recipes) carries over.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from dataclasses import dataclass, field
 
@@ -89,12 +90,20 @@ def _check_cell(model) -> None:
         )
 
 
-def _check_inputs(model, xs, ys, loss):
+def _check_inputs(model, xs, ys, loss, h0=None, strategy=None, h0_leaf=True):
+    """Check the cell, the strategy, xs, ys and h0 before anything runs; return xs and ys as arrays.
+
+    ``h0_leaf``: the driver cuts the tape at h0, so ``run`` needs a leaf
+    (``unroll``, which never cuts, takes any h0).
+    """
     _check_cell(model)
-    xs = np.asarray(xs.data if isinstance(xs, Tensor) else xs)
-    ys = np.asarray(ys.data if isinstance(ys, Tensor) else ys)
+    if strategy is not None:
+        _check_strategy(strategy)
+    xs, ys = _as_numbers("xs", xs), _as_numbers("ys", ys)
     if xs.ndim < 1 or len(xs) == 0:
         raise ValueError(f"xs must have a time axis first, (T, n_in) or (T, batch, n_in), got shape {xs.shape}")
+    if ys.ndim < 1:
+        raise ValueError(f"ys must have a time axis first, as xs (T={len(xs)}) has, got shape {ys.shape}")
     if len(ys) != len(xs):
         raise ValueError(f"xs and ys must have the same number of steps, got T={len(xs)} and {len(ys)}")
     n_in = getattr(model, "n_in", None)
@@ -104,14 +113,97 @@ def _check_inputs(model, xs, ys, loss):
                 f"xs holds integers (token indices), which {type(model).__name__} does not take: pass feature "
                 "vectors, xs of shape (T, n_in) or (T, batch, n_in) as floats (ElmanRNN and LinearRNN take indices)"
             )
+        if n_in is not None and xs.ndim > 2:
+            raise ValueError(f"xs holds token indices, so it must have shape (T,) or (T, batch), got {xs.shape}")
         if n_in is not None and out_of_range(xs, 0, n_in) is not None:
             raise ValueError(f"xs holds token indices, which must lie in [0, n_in) = [0, {n_in}); "
                              f"got values from {xs.min()} to {xs.max()}")
     elif n_in is not None and (xs.ndim < 2 or xs.shape[-1] != n_in):
         raise ValueError(f"xs must have {n_in} input features in its last axis, got shape {xs.shape}")
+    elif n_in is not None and xs.ndim > 3:
+        raise ValueError(f"xs must have shape (T, n_in) or (T, batch, n_in) with n_in = {n_in}, "
+                         f"got shape {xs.shape} (rank {xs.ndim})")
     if loss == "ce" and ys.dtype.kind not in "iu":
         raise ValueError(f"loss='ce' needs integer class targets ys, got dtype {ys.dtype}")
+    if h0 is not None:
+        _check_h0(model, h0, batch_of(xs), leaf=h0_leaf)
     return xs, ys
+
+
+def _as_numbers(name: str, values) -> np.ndarray:
+    """``values`` (an array, a Tensor or nested lists) as an array of numbers, or a ValueError/TypeError naming it."""
+    try:
+        array = np.asarray(values.data if isinstance(values, Tensor) else values)
+    except ValueError:
+        raise ValueError(f"{name} is ragged (its rows have different lengths); pass a rectangular array") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers (float features, integer indices or targets), "
+                        f"got dtype {array.dtype}" + (f", e.g. {array.flat[0]!r}" if array.size else ""))
+    return array
+
+
+def _check_strategy(strategy) -> None:
+    """A Strategy instance (or a Plan, for ``unroll``); a spec string or a class gets a pointer to the fix."""
+    if isinstance(strategy, (Strategy, Plan)):
+        return
+    if isinstance(strategy, str):
+        raise TypeError(f"strategy must be a Strategy object, got the string {strategy!r}; "
+                        f"turn a spec into one with rnn.parse_strategy({strategy!r})")
+    if isinstance(strategy, type) and issubclass(strategy, Strategy):
+        required = [p for p in inspect.signature(strategy).parameters.values() if p.default is p.empty]
+        raise TypeError(f"strategy must be a Strategy object, got the class {strategy.__name__}; "
+                        f"write {strategy.__name__}({'...' if required else ''}) (an instance), "
+                        "or use rnn.parse_strategy with a spec")
+    if not callable(getattr(strategy, "plan", None)):
+        raise TypeError(f"strategy must be a Strategy (rnn.Full(), rnn.TBPTT(k1, k2), ... or "
+                        f"rnn.parse_strategy('tbptt:4,16')), got {strategy!r} of type {type(strategy).__name__}")
+
+
+def _check_h0(model, h0, batch, leaf: bool = True) -> None:
+    """h0 must have the structure and shapes of ``model.initial_state(batch)``; for the driver, it must be a leaf."""
+    try:
+        with mg.no_grad():  # only its shapes are wanted: nothing goes on a tape
+            expected = model.initial_state(batch)
+    except Exception:  # noqa: BLE001 - a cell whose initial_state is unfinished (an assignment's task) or unusual
+        expected = None
+    if expected is None:
+        return _check_h0_leaf(h0) if leaf else None
+    want, got = parts(expected), parts(h0)
+    if isinstance(expected, tuple) != isinstance(h0, tuple) or len(want) != len(got):
+        raise ValueError(f"h0 must be {_structure(expected)} like {type(model).__name__}.initial_state({batch}), "
+                         f"got {_structure(h0)}")
+    for i, (w, g) in enumerate(zip(want, got)):
+        name = f"h0[{i}]" if isinstance(h0, tuple) else "h0"
+        if not isinstance(g, (Tensor, np.ndarray)):
+            raise TypeError(f"{name} must be a Tensor, got {type(g).__name__}")
+        if np.shape(g) != np.shape(w):
+            for_batch = "one sequence (xs without a batch axis)" if batch is None else f"batch {batch}"
+            raise ValueError(f"{name} must have shape {np.shape(w)} for {for_batch} and n_hidden "
+                             f"{np.shape(w)[-1]}, got {np.shape(g)}")
+    if leaf:
+        _check_h0_leaf(h0)
+
+
+def _check_h0_leaf(h0) -> None:
+    for i, g in enumerate(parts(h0)):
+        name = f"h0[{i}]" if isinstance(h0, tuple) else "h0"
+        if isinstance(g, Tensor) and not g.is_leaf:
+            raise ValueError(
+                f"{name} has a recorded history (it is the output of op '{g.node.op}'), but the driver cuts the "
+                f"tape at h0, so it must be a leaf: pass {name}.detach() (no gradient into its history) or a "
+                "tensor made with requires_grad=True (a learned initial state)")
+
+
+def _structure(state) -> str:
+    if isinstance(state, tuple):
+        return f"a tuple of {len(state)} tensors of shapes {', '.join(str(np.shape(s)) for s in state)}"
+    return f"one tensor of shape {np.shape(state)}"
+
+
+def _check_optimizer(optimizer) -> None:
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"fit needs an optimizer with a step() method, such as "
+                        f"minigrad.optim.Adam(model.parameters(), lr=0.01); got {optimizer!r}")
 
 
 def batch_of(xs: np.ndarray):
@@ -205,7 +297,7 @@ def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, 
     """
     if hidden not in HIDDEN_MODES:
         raise ValueError(f"hidden must be one of {HIDDEN_MODES}, got {hidden!r}")
-    xs, ys = _check_inputs(model, xs, ys, loss)
+    xs, ys = _check_inputs(model, xs, ys, loss, h0=h0, strategy=strategy)
     plan = strategy.plan(len(xs))
     scales = update_scales(plan, ys, loss, reduction)
     run_online = getattr(strategy, "run_online", None)
@@ -361,7 +453,7 @@ def unroll(model, xs, ys, strategy: Strategy | Plan, loss="mse", h0=None) -> Unr
     of length one.  Training scans whole stretches between updates instead:
     ``rnn.viz.as_run`` draws those, as recorded by ``run``.
     """
-    xs, ys = _check_inputs(model, xs, ys, loss)
+    xs, ys = _check_inputs(model, xs, ys, loss, h0=h0, strategy=strategy, h0_leaf=False)
     plan = strategy if isinstance(strategy, Plan) else strategy.plan(len(xs))
     tape = mg.Tape()
     with tape:
@@ -424,6 +516,7 @@ def fit(model, xs, ys, strategy: Strategy, optimizer, loss="mse", h0=None, callb
     A non-finite loss or gradient raises ``minigrad.errors.DivergenceError``
     before the optimizer steps, so the weights stay the last finite ones.
     """
+    _check_optimizer(optimizer)
     history = History()
     params = model.parameters()
 
@@ -454,7 +547,7 @@ def _check_finite(update, loss_value: float, params, done: int) -> None:
         bad = f"the loss is {loss_value}"
     else:
         for p in params:
-            if p.grad is not None and not np.isfinite(np.sum(p.grad * p.grad)):
+            if p.grad is not None and not np.all(np.isfinite(p.grad)):
                 bad = f"the gradient of {p.name or 'a parameter'} is not finite"
                 break
     if bad is not None:

@@ -18,6 +18,7 @@ in forward mode.  A detached tensor likewise has no tangent: it is a constant.)
 
 import numbers
 
+from .. import validate
 from ..errors import DtypeError
 from .base import Function
 
@@ -66,4 +67,4 @@ def stop_gradient(x):
 def scale_grad(x, c):
     if not isinstance(c, numbers.Real) or isinstance(c, bool):
         raise DtypeError(f"scale_grad: the factor must be a real number, got {type(c).__name__}")
-    return ScaleGrad.apply(x, factor=float(c))
+    return ScaleGrad.apply(x, factor=validate.real("scale_grad: the factor c", c))

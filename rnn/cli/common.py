@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 from pathlib import Path
+
+from minigrad import validate
 
 from .. import registry
 from ..training import OPTIMIZERS, TASKS, Config, ConfigError
@@ -27,6 +31,14 @@ def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     value = int(text)
     if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a random seed, an integer >= 0."""
+    value = int(text)
+    if value < 0:
         raise ValueError(text)
     return value
 
@@ -100,12 +112,14 @@ def add_run_arguments(parser, defaults: Config = Config()) -> None:
     g.add_argument("--lr", type=positive_float, default=defaults.lr, help=f"learning rate (default {defaults.lr})")
     g.add_argument("--clip", type=positive_float, default=defaults.clip,
                    help="clip each update's gradient to this L2 norm (default: no clipping)")
-    g.add_argument("--seed", type=int, default=defaults.seed, help="seed of the weights, the data and random strategies")
+    g.add_argument("--seed", type=seed, default=defaults.seed,
+                   help="seed of the weights, the data and random strategies (an integer >= 0)")
 
 
 def config_from_args(args, strategy: str | None = None) -> Config:
     """The run's Config from parsed flags (``strategy``: a spec that replaces --strategy)."""
-    return Config(task=args.task, file=args.file, delay=args.delay, seq_len=args.seq_len, batch=args.batch,
+    file = os.path.abspath(args.file) if args.file else None  # so a resume from another folder reads the same file
+    return Config(task=args.task, file=file, delay=args.delay, seq_len=args.seq_len, batch=args.batch,
                   cell=args.cell, hidden=args.hidden, strategy=strategy or strategy_spec(args),
                   steps=args.steps or Config.steps, optimizer=args.optimizer, lr=args.lr, clip=args.clip,
                   seed=args.seed)
@@ -116,11 +130,28 @@ def epilog() -> str:
     return registry.strategy_help() + "\n\n" + registry.cell_help()
 
 
-def prepare_out_dir(path, force: bool) -> Path:
-    """Check (without creating anything) that ``path`` may be written: free, or --force."""
+def prepare_out_dir(path, force: bool, flag: str = "--out") -> Path:
+    """Check (without creating anything) that the folder ``path`` may be written: free (or --force),
+    and creatable and writable."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"--out {path} exists and is not a folder")
+    try:
+        validate.creatable_folder(flag, path)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if path.exists() and any(path.iterdir()) and not force:
-        raise ConfigError(f"--out {path} already exists; pass --force to overwrite its files")
+        raise ConfigError(f"{flag} {path} already exists; pass --force to overwrite its files")
     return path
+
+
+def check_output_file(path, flag: str = "--out") -> Path:
+    """Check (without creating anything) that the file ``path`` may be written."""
+    try:
+        return validate.writable_file(flag, path)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def fail(prog: str, error) -> int:
+    """Print a user error as one line on stderr; return exit code 2."""
+    print(f"{prog}: error: {error}", file=sys.stderr)
+    return 2

@@ -9,6 +9,10 @@ Each strategy trains a model built with the same --seed on the same stream of
 pieces, so the only difference is the strategy.  Prints a table (strategy,
 final loss, metric, updates, time, peak tape bytes) and writes table.csv and
 curves.png (the learning curves overlaid) into --out.
+
+Exit codes: 0 done; 2 bad input (one line, nothing written; --out is checked
+before anything trains); 3 a strategy diverged (the others still train, its
+row shows nan and a line names the step); 130 Ctrl-C (nothing written).
 """
 
 from __future__ import annotations
@@ -17,9 +21,13 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from .. import runfiles, training
 from ..training import ConfigError
 from . import common
+
+EXIT_DIVERGED = 3
 
 
 def parser():
@@ -81,23 +89,38 @@ class Bars:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
+        folder = common.prepare_out_dir(args.out, args.force)
         base = common.config_from_args(args, strategy="full")
         runs = training.build_runs(args.strategies, **base.as_dict())
-        folder = common.prepare_out_dir(args.out, args.force)
     except ConfigError as error:
-        print(f"rnn.compare: error: {error}", file=sys.stderr)
-        return 2
+        return common.fail("rnn.compare", error)
+    return run_and_report("rnn.compare", runs, folder, training.title_of(base))
+
+
+def run_and_report(prog: str, runs: dict, folder: Path, title: str, footer=None) -> int:
+    """Train the runs, print the table, write the results; the exit code (3 if a strategy diverged)."""
     bars = Bars(runs)
-    comparison = training.train_runs(runs, on_piece=bars)
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a diverging run is reported below
+            comparison = training.train_runs(runs, on_piece=bars)
+    except KeyboardInterrupt:
+        bars.close()
+        print(f"\n{prog}: interrupted; nothing written", file=sys.stderr)
+        return 130
     bars.close()
     evaluation = comparison.evaluation
     print(format_table(comparison.table, evaluation.metric_name))
-    chance = training.chance_level(evaluation)
-    if chance is not None:
-        print(f"(chance {evaluation.metric_name}: {chance:.3f})")
-    write_results(folder, comparison, training.title_of(base))
+    if footer is not None:
+        print(footer(comparison))
+    else:
+        chance = training.chance_level(evaluation)
+        if chance is not None:
+            print(f"(chance {evaluation.metric_name}: {chance:.3f})")
+    write_results(folder, comparison, title)
     print(f"wrote {folder / 'table.csv'} and {folder / 'curves.png'}")
-    return 0
+    for spec, message in comparison.diverged.items():
+        print(f"{prog}: {spec}: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_DIVERGED if comparison.diverged else 0
 
 
 if __name__ == "__main__":

@@ -17,15 +17,13 @@ does the work.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 from .. import training
 from ..training import DEMO, DEMO_STRATEGIES, ConfigError
 from . import common
-from .compare import Bars, format_table, write_results
+from .compare import run_and_report
 
 
 def main(argv=None) -> int:
@@ -33,26 +31,23 @@ def main(argv=None) -> int:
                              description=f"echo task, delay {DEMO['delay']}: truncation shorter than the delay "
                                          "does not learn it")
     p.add_argument("--out", default="runs/demo", help="folder for table.csv and curves.png (default runs/demo)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights and data (default 0)")
+    p.add_argument("--seed", type=common.seed, default=0, help="seed of the weights and data (default 0)")
     args = p.parse_args(argv)
     try:
+        folder = common.prepare_out_dir(args.out, force=True)  # the demo's own folder: rewritten each time
         runs = training.build_runs(DEMO_STRATEGIES, **{**DEMO, "seed": args.seed})
     except ConfigError as error:
-        print(f"rnn.demo: error: {error}", file=sys.stderr)
-        return 2
+        return common.fail("rnn.demo", error)
     print(f"echo task, delay {DEMO['delay']}: {DEMO['cell']} RNN, hidden {DEMO['hidden']}, "
           f"{DEMO['steps']} steps in pieces of {DEMO['seq_len']}, batch {DEMO['batch']}")
     started = time.perf_counter()
-    bars = Bars(runs)
-    comparison = training.train_runs(runs, on_piece=bars)
-    bars.close()
-    evaluation = comparison.evaluation
-    print(format_table(comparison.table, evaluation.metric_name))
-    print(f"chance accuracy: {training.chance_level(evaluation):.3f}; total {time.perf_counter() - started:.0f} s")
+
+    def footer(comparison):
+        chance = training.chance_level(comparison.evaluation)
+        return f"chance accuracy: {chance:.3f}; total {time.perf_counter() - started:.0f} s"
+
     config = next(iter(runs.values())).config
-    write_results(Path(args.out), comparison, training.title_of(config))
-    print(f"wrote {Path(args.out) / 'table.csv'} and {Path(args.out) / 'curves.png'}")
-    return 0
+    return run_and_report("rnn.demo", runs, folder, training.title_of(config), footer)
 
 
 if __name__ == "__main__":

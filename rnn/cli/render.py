@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -45,7 +46,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the cell: elman (h = tanh(A h + B x), y = C h), linear (no activation, no bias), lstm, gru, ... "
                         "(default: elman)")
     common.add_strategy_arguments(p, examples=EXAMPLES)
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights, the data and the random strategies (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, the data and the random strategies "
+                                                       "(an integer >= 0; default 0)")
     p.add_argument("--steps", type=int, default=12, help="sequence length T (default 12)")
     p.add_argument("--hidden", type=int, default=3, help="hidden units (default 3)")
     p.add_argument("--spectral-radius", type=float, default=None, metavar="R",
@@ -82,6 +84,10 @@ def check(p: argparse.ArgumentParser, args) -> None:
         mgviz.format_of(args.out)
     except ValueError:
         p.error(f"--out must end in .svg, .png, .pdf or .dot, got {args.out!r}")
+    try:
+        common.check_output_file(args.out)
+    except ConfigError as error:
+        p.error(str(error))
 
 
 def model_of(args):
@@ -107,11 +113,22 @@ def main(argv=None) -> int:
     p = parser()
     args = p.parse_args(argv)
     check(p, args)
+    source = drawing(args).source
+    created = [d for d in reversed(Path(args.out).absolute().parents) if not d.exists()]
     try:
-        path = mgviz.render_source(drawing(args).source, args.out)
+        for folder in created:
+            folder.mkdir()
+        path = mgviz.render_source(source, args.out)
     except mgviz.GraphvizNotFoundError as error:
+        for folder in reversed(created):
+            folder.rmdir()
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:
+        for folder in reversed(created):
+            folder.rmdir()
+        print(f"python -m rnn.render: error: --out {args.out}: cannot be written ({error.strerror})", file=sys.stderr)
+        return 2
     print(f"wrote {path}")
     return 0
 

@@ -188,6 +188,84 @@ def test_load_missing_file_names_the_path(tmp_path):
         MLP().load(tmp_path / "nowhere.npz")
 
 
+# -- loading files that are not what they claim: checked from the zip directory first --
+
+def _npz_with(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", r"is not an .npz file \(it is empty\)"),
+    (b"garbage" * 10, r"is not an .npz file \(it does not start with a zip signature"),
+    (b"\x80\x04\x95" + b"\x00" * 20, r"is not an .npz file \(it looks like a Python pickle, which minigrad never loads"),
+    (b"\x93NUMPY\x01\x00" + b"\x00" * 20, r"is not an .npz file \(it is a single .npy array"),
+])
+def test_load_of_a_file_that_is_not_an_npz_says_what_it_is(tmp_path, content, message):
+    path = tmp_path / "bad.npz"
+    path.write_bytes(content)
+    with pytest.raises(nn.CheckpointError, match=r"MLP.load: .*bad.npz " + message) as caught:
+        MLP().load(path)
+    assert "allow_pickle" not in str(caught.value)
+
+
+def test_load_of_a_truncated_file_is_refused_and_changes_nothing(tmp_path):
+    data = open(MLP(seed=3).save(tmp_path / "whole"), "rb").read()
+    for cut in (len(data) // 2, len(data) - 10):
+        (tmp_path / "cut.npz").write_bytes(data[:cut])
+        model = MLP()
+        before = model.state_dict()
+        with pytest.raises(nn.CheckpointError, match=r"truncated or damaged"):
+            model.load(tmp_path / "cut.npz")
+        for name, array in model.state_dict().items():
+            np.testing.assert_array_equal(array, before[name])
+
+
+def test_load_refuses_pickled_members_without_numpys_advice(tmp_path):
+    state = MLP().state_dict()
+    state["out.b"] = np.array([None, 1], dtype=object)
+    path = tmp_path / "pickled.npz"
+    np.savez(path, **state)  # np.savez pickles object arrays
+    with pytest.raises(nn.CheckpointError, match=r"member out.b holds Python objects .*never loads pickled data") as caught:
+        MLP().load(path)
+    assert "allow_pickle" not in str(caught.value)
+
+
+def test_load_names_missing_and_unexpected_members(tmp_path):
+    state = MLP().state_dict()
+    del state["out.b"]
+    state["extra"] = np.zeros(3)
+    with pytest.raises(nn.CheckpointError, match=r"does not hold the expected arrays: missing out.b; unexpected extra"):
+        MLP().load(_npz_with(tmp_path / "other.npz", **state))
+
+
+def test_load_checks_shapes_from_headers_before_reading_data(tmp_path, monkeypatch):
+    """A member whose header claims a huge array is refused from its header: its data is never read."""
+    state = MLP().state_dict()
+    state["hidden.W"] = np.zeros((3, 5))
+    path = _npz_with(tmp_path / "shape.npz", **state)
+    reads = []
+    real_frombuffer = np.frombuffer
+    monkeypatch.setattr(np, "frombuffer", lambda *a, **k: reads.append(1) or real_frombuffer(*a, **k))
+    with pytest.raises(nn.CheckpointError, match=r"member hidden.W has shape \(3, 5\), expected \(5, 3\)"):
+        MLP().load(path)
+    assert reads == []  # hidden.W is the first member: no array data was read at all
+
+
+def test_load_refuses_a_member_whose_size_does_not_match_its_header(tmp_path):
+    import zipfile
+
+    path = MLP().save(tmp_path / "model.npz")
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    members["out.W.npy"] = members["out.W.npy"][:-8]  # a consistent zip holding a short array
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(nn.CheckpointError, match=r"member out.W is \d+ bytes, but its header .* needs \d+: the file is damaged"):
+        MLP().load(path)
+
+
 def test_load_state_dict_reports_missing_keys():
     state = MLP().state_dict()
     del state["out.b"]

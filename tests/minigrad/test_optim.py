@@ -221,6 +221,34 @@ def test_clip_grad_norm_below_max_norm_changes_nothing():
     np.testing.assert_array_equal(p.grad, [0.3, 0.4])
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_clip_grad_norm_with_a_non_finite_gradient_raises_and_leaves_the_gradients(bad):
+    a, b = nn.Parameter(np.zeros(2), name="A"), nn.Parameter(np.zeros(3), name="B")
+    a.grad, b.grad = np.array([1.0, 2.0]), np.array([3.0, bad, 4.0])
+    before = [a.grad.copy(), b.grad.copy()]
+    kind = "NaN" if np.isnan(bad) else "inf"
+    with pytest.raises(mg.errors.DivergenceError, match=rf"clip_grad_norm: the gradient of parameter 1 \(B\) holds {kind}.*left unchanged"):
+        optim.clip_grad_norm([a, b], max_norm=1.0)
+    np.testing.assert_array_equal(a.grad, before[0])
+    np.testing.assert_array_equal(b.grad, before[1])
+
+
+def test_clip_grad_norm_of_huge_finite_gradients_does_not_overflow():
+    p = nn.Parameter(np.zeros(2))
+    p.grad = np.array([3e200, 4e200])  # the sum of squares overflows; the norm does not
+    assert optim.clip_grad_norm([p], max_norm=1.0) == pytest.approx(5e200)
+    np.testing.assert_allclose(p.grad, [0.6, 0.8], rtol=1e-9)
+
+
+def test_hyperparameters_accept_numpy_scalars_and_refuse_bools():
+    opt = optim.SGD(make_params(), lr=np.float32(0.5), momentum=np.float64(0.25))
+    assert (opt.lr, opt.momentum) == (0.5, 0.25)
+    with pytest.raises(ValueError, match=r"SGD: lr must be a finite number > 0, got True"):
+        optim.SGD(make_params(), lr=True)
+    with pytest.raises(ValueError, match=r"Adam: betas\[0\] must be in \[0, 1\), got False"):
+        optim.Adam(make_params(), betas=(False, 0.9))
+
+
 # -- argument checks -------------------------------------------------------------
 
 @pytest.mark.parametrize("make, message", [

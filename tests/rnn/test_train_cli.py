@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -13,6 +14,12 @@ from rnn import registry, runfiles, training
 from rnn.training import Config
 
 TINY = ["--task", "echo", "--delay", "2", "--seq-len", "10", "--batch", "4", "--hidden", "8", "--steps", "40"]
+
+
+def checkpoint_step(folder):
+    """The step recorded inside a run folder's checkpoint."""
+    with zipfile.ZipFile(folder / "checkpoint.npz") as archive:
+        return json.loads(archive.read("meta.json"))["step"]
 
 
 def cli(module, *args, cwd):
@@ -31,12 +38,13 @@ def trained(tmp_path_factory):
 def test_train_writes_the_run_folder(trained):
     folder, done = trained
     assert done.returncode == 0, done.stderr
-    for name in ("config.json", "metrics.csv", "curve.png", "model.npz", "optimizer.npz", "state.json"):
+    for name in ("config.json", "metrics.csv", "curve.png", "model.npz", "checkpoint.npz"):
         assert (folder / name).is_file(), name
-    assert "accuracy" in done.stdout and "peak" in done.stdout
+    assert "accuracy" in done.stdout and "peak" in done.stdout and "checkpoints in" in done.stdout
     assert json.loads((folder / "config.json").read_text())["strategy"] == "tbptt:2,4"
     assert runfiles.read_csv(folder / "metrics.csv")[-1]["step"] == 40
-    assert not list(folder.glob(".*.tmp"))
+    assert checkpoint_step(folder) == 40
+    assert not list(folder.glob(".*.tmp*")) and not (folder / "lock").exists()
 
 
 def test_checkpoint_reloads_to_identical_predictions(trained):
@@ -58,7 +66,8 @@ def test_resume_continues_the_step_count(trained):
     assert done.returncode == 0, done.stderr
     steps = [row["step"] for row in runfiles.read_csv(folder / "metrics.csv")]
     assert steps[-1] == 60 and steps == sorted(steps) and 40 in steps
-    assert json.loads((folder / "state.json").read_text())["step"] == 60
+    assert checkpoint_step(folder) == 60
+    assert json.loads((folder / "config.json").read_text())["steps"] == 60
 
 
 def test_compare_writes_table_and_plot(tmp_path):
@@ -118,22 +127,23 @@ def test_compare_bad_strategy_spec_exits_2(tmp_path):
 
 
 def test_ctrl_c_leaves_a_loadable_checkpoint(tmp_path):
-    """SIGINT mid-run: exit code 130, and the checkpoint loads and resumes."""
+    """SIGINT mid-run: exit code 130, a message naming the step, and the checkpoint loads and resumes."""
     args = [*TINY[:-1], "100000", "--out", "run"]
     process = subprocess.Popen([sys.executable, "-m", "rnn.train", *args], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    state = tmp_path / "run" / "state.json"
-    deadline = time.monotonic() + 60
-    while not state.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    checkpoint = tmp_path / "run" / "checkpoint.npz"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
-    assert "--resume" in stderr
-    step = json.loads(state.read_text())["step"]
-    assert 0 < step < 100000
+    assert "--resume" in stderr and "finishing the current piece" in stderr
+    step = checkpoint_step(tmp_path / "run")
+    assert 0 < step < 100000 and f"interrupted at step {step}:" in stderr
     config = Config.from_dict(json.loads((tmp_path / "run" / "config.json").read_text()))
-    training.build(config).model.load(tmp_path / "run" / "model.npz")
+    run, progress = training.load_checkpoint(checkpoint, config)
+    assert progress.step == step
     done = cli("rnn.train", "--resume", "run", "--steps", str(step + 20), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert json.loads(state.read_text())["step"] == step + 20
+    assert checkpoint_step(tmp_path / "run") == step + 20
