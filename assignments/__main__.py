@@ -1,8 +1,10 @@
-"""The command line: ``python -m assignments release|grade|batch ...`` (run from the repository root).
+"""The command line: ``python -m assignments release|grade|batch|gradescope|prepare ...`` (from any folder).
 
-    python -m assignments release dist/                      # student versions of every assignment
+    python -m assignments release dist/                      # student versions, and the engine's wheel
     python -m assignments grade SUBMISSION --json results.json
     python -m assignments batch submissions/ --csv scores.csv
+    python -m assignments gradescope out/ -a 3               # out/autograder-a3.zip
+    python -m assignments prepare                            # build the sandbox's runtime now
 
 A bad command prints one line and exits with code 2; grading itself always
 prints its table and writes its report, whatever the submission does.
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from . import catalog
 from .batch import grade_batch
-from .grade import DEFAULT_TEST_TIMEOUT, DEFAULT_TIMEOUT, Limits, grade
+from .grade import DEFAULT_MEMORY, DEFAULT_TASK_TIMEOUT, DEFAULT_TEST_TIMEOUT, Limits, grade
 from .regions import RegionError
 from .release import ReleaseError, release
 from .report import format_table, write_json
@@ -43,13 +45,35 @@ def _parser() -> argparse.ArgumentParser:
                      help="release only assignment N (repeatable; default: all)")
     rel.add_argument("--force", action="store_true", help="replace released folders that already exist in OUT")
 
+    gsc = commands.add_parser(
+        "gradescope", help="write a Gradescope autograder zip for one assignment",
+        description="Write OUT/autograder-a<N>.zip: setup.sh, run_autograder, the engine's wheel, the grader and "
+                    "the assignment's public and hidden tests (no solution). Gradescope runs the grader as root; "
+                    "the student's code runs as the sandbox's unprivileged user.",
+    )
+    gsc.add_argument("out", type=Path, metavar="OUT", help="folder to write the zip into")
+    gsc.add_argument("--assignment", "-a", type=int, required=True, metavar="N", help="the assignment")
+
+    commands.add_parser(
+        "prepare", help="build the sandbox's runtime now (grading builds it when it is missing)",
+        description="Build (or find) the runtime the sandboxed workers run from, print where it is and what "
+                    "the sandbox can do on this machine.",
+    )
+
     def add_grading_options(sub):
         sub.add_argument("--assignment", "-a", type=int, action="append", metavar="N",
                          help="grade only assignment N (repeatable; default: all)")
-        sub.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                         help=f"time limit for all the tests of one assignment (default {DEFAULT_TIMEOUT:g})")
         sub.add_argument("--test-timeout", type=float, default=DEFAULT_TEST_TIMEOUT, metavar="SECONDS",
-                         help=f"time limit for one test (default {DEFAULT_TEST_TIMEOUT:g})")
+                         help=f"time the student's code may run in one test (default {DEFAULT_TEST_TIMEOUT:g})")
+        sub.add_argument("--task-timeout", type=float, default=DEFAULT_TASK_TIMEOUT, metavar="SECONDS",
+                         help=f"time the student's code may run in all the tests of one task together "
+                              f"(default {DEFAULT_TASK_TIMEOUT:g})")
+        sub.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                         help="a safety net for one assignment's whole run (default: every task's budget, plus "
+                              "start-up)")
+        sub.add_argument("--memory", type=_size, default=DEFAULT_MEMORY, metavar="SIZE",
+                         help=f"address space of the process running the student's code, e.g. 2G or 512M "
+                              f"(default {DEFAULT_MEMORY // 2 ** 30}G)")
 
     grd = commands.add_parser(
         "grade", help="grade one submission: print a table, optionally write Gradescope's results.json",
@@ -75,21 +99,50 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _size(text: str) -> int:
+    """'2G', '512M', '1500000000' -> bytes."""
+    units = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (write 2G, 512M or a number of bytes)") from None
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        assignments = catalog.select(args.assignment)
+        assignments = catalog.select(getattr(args, "assignment", None))
         if args.command == "release":
             for folder in release(assignments, args.out, force=args.force):
                 print(f"released {folder}")
             return 0
-        limits = Limits(args.timeout, args.test_timeout)
+        if args.command == "gradescope":
+            from .gradescope import bundle
+
+            print(f"wrote {bundle(assignments[0], args.out)}")
+            return 0
+        if args.command == "prepare":
+            return _prepare()
+        limits = Limits(args.test_timeout, args.task_timeout, args.memory, args.timeout)
         if args.command == "grade":
             return _grade(args, assignments, limits)
         return _batch(args, assignments, limits)
     except (catalog.AssignmentError, RegionError, ReleaseError, ValueError) as error:
         parser.exit(2, f"{parser.prog} {args.command}: error: {error}\n")
+
+
+def _prepare() -> int:
+    from .sandbox import runtime as runtimes
+
+    runtime = runtimes.ensure()
+    print(f"runtime: {runtime.root} (mode {runtime.mode})")
+    for line in runtimes.protections(runtime):
+        print(f"  {line}")
+    return 0
 
 
 def _grade(args, assignments, limits) -> int:

@@ -5,9 +5,11 @@
         bob/backward.py ...                  (or the files alone)
 
 Each sub-folder is graded like ``python -m assignments grade`` grades one
-submission; the CSV has a row per sub-folder (sorted by name) and a column
-per assignment plus the total.  Grading runs in subprocesses, so ``jobs``
-submissions can be graded side by side.
+submission, from a fresh copy of the grader's files (``grade.Pristine``), so
+that one submission cannot change the next one's grade; the CSV has a row
+per sub-folder (sorted by name) and a column per assignment plus the total.
+Grading runs in subprocesses, each with a sandbox user of its own, so
+``jobs`` submissions can be graded side by side.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ An assignment is a folder ``a<N>_<slug>/`` (N its number) holding
     tests/hidden/test_*.py     tests only the grader runs
     tests/helpers.py           optional: code the public and hidden tests share (the student
                                gets it with the public tests, so it holds no hidden test)
+    tests/probes.py            what runs next to the student's code: the probes the tests
+                               call, and which engine functions each task switches off
 
 Nothing else is declared anywhere: the task list comes from the solution
 regions, the points from the tests' markers.
@@ -20,13 +22,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .regions import task_ids
+from .regions import sort_tasks, task_ids
 
 ROOT = Path(__file__).resolve().parent
 FOLDER = re.compile(r"^a(?P<number>\d+)_[a-z0-9_]+$")
 TEST_KINDS = ("public", "hidden")
+STUB = re.compile(r'raise NotImplementedError\("(task\d+_\d+)"\)')
 SUPPORT_MODULES = ("conftest.py", "checks.py")  # what ``workspace`` writes next to the student module
 HELPERS = "helpers.py"  # in tests/, importable from both kinds of tests as `helpers` (pytest.ini puts tests/ on the path)
+PROBES = "probes.py"  # in tests/: runs next to the student's code (the grader's worker, or the student's pytest)
 
 
 class AssignmentError(ValueError):
@@ -63,9 +67,14 @@ class Assignment:
 
     @property
     def tasks(self) -> list[str]:
-        """The task ids of the solution regions, in order (task1_1, task1_2, ...)."""
+        """The task ids of the solution regions, in order (task1_1, task1_2, ...).
+
+        A folder that holds the released starter instead of the solution (a
+        Gradescope bundle) has no regions: its ``raise NotImplementedError("task1_2")``
+        stubs name the tasks instead.
+        """
         text = self.student_file.read_text(encoding="utf-8")
-        tasks = task_ids(text, str(self.student_file))
+        tasks = task_ids(text, str(self.student_file)) or sort_tasks(set(STUB.findall(text)))
         wrong = [t for t in tasks if not t.startswith(f"task{self.number}_")]
         if wrong:
             raise AssignmentError(
@@ -92,11 +101,28 @@ class Assignment:
         path = self.folder / "tests" / HELPERS
         return path if path.is_file() else None
 
+    @property
+    def probes(self) -> Path:
+        """``tests/probes.py``: the code that runs next to the student's (see the module docstring)."""
+        path = self.folder / "tests" / PROBES
+        if not path.is_file():
+            raise AssignmentError(f"{self.name}: tests/{PROBES} is missing (it says what runs next to the student's code)")
+        return path
+
     def test_files(self, kind: str) -> list[Path]:
         """The test modules of one kind ("public" or "hidden"), sorted by name."""
         if kind not in TEST_KINDS:
             raise ValueError(f"kind must be one of {TEST_KINDS}, got {kind!r}")
         return sorted((self.folder / "tests" / kind).glob("test_*.py"))
+
+
+def grader_modules(root: Path = ROOT) -> list[str]:
+    """The grader's own modules (paths relative to ``root``): its top-level *.py and sandbox/*.py, sorted.
+
+    A grading imports its grader from a copy of these (``grade.Pristine``), and
+    a Gradescope zip ships them; assignment folders are not among them.
+    """
+    return sorted([p.name for p in root.glob("*.py")] + [f"sandbox/{p.name}" for p in root.glob("sandbox/*.py")])
 
 
 def all_assignments(root: Path = ROOT) -> list[Assignment]:

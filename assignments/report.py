@@ -7,6 +7,8 @@ Gradescope report follows the autograder's results.json format
 have ``name``, ``number``, ``score``, ``max_score``, ``status``
 ("passed"/"failed"), ``output``, ``tags`` and ``visibility``; hidden tests
 are "after_published", so students see them once the grades are published.
+Each test's output is cut to OUTPUT_LIMIT characters (Gradescope shows it as
+it is; a flood of text helps nobody).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from .regions import sort_tasks
 
 REASON_WIDTH = 90
+OUTPUT_LIMIT = 4000  # characters of one test's output in results.json
 
 
 @dataclass
@@ -30,6 +33,7 @@ class GradedTest:
     max_points: float
     passed: bool
     output: str = ""  # the failure text (cut to the student's lines); empty when passed
+    seconds: float = 0.0  # how long the student's code ran in this test
 
     @property
     def points(self) -> float:
@@ -127,7 +131,7 @@ def gradescope_results(results: list) -> dict:
                 "score": t.points,
                 "max_score": t.max_points,
                 "status": "passed" if t.passed else "failed",
-                "output": t.output.strip(),
+                "output": cap(t.output.strip()),
                 "tags": [result.name, t.task],
                 "visibility": "after_published" if t.hidden else "visible",
             })
@@ -136,10 +140,18 @@ def gradescope_results(results: list) -> dict:
     return {
         "score": sum(r.score for r in results),
         "execution_time": round(sum(r.execution_time for r in results), 3),
-        "output": "\n".join(summary),
+        "output": cap("\n".join(summary)),
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+
+
+def cap(text: str, limit: int = OUTPUT_LIMIT) -> str:
+    """``text``, cut to ``limit`` characters with a note saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    note = f"\n... ({len(text) - limit:,} more characters cut)"
+    return text[:limit - len(note)] + note
 
 
 def write_json(path: Path, results: list) -> None:

@@ -309,7 +309,7 @@ class ElmanInfluence(Influence):
             diagonal = np.diag(A)[self.unit]
             self.M = slope[..., self.unit] * (diagonal * self.M + direct)
         else:
-            self.M = slope[..., :, None] * (np.einsum("ij,...jp->...ip", A, self.M)
+            self.M = slope[..., :, None] * (A @ self.M
                                             + _scatter(direct, self.unit, model.n_hidden))
         h_tensor = mg.tensor(h_new)
         loss_value, dl_dh, readout = _readout_gradients(model, h_tensor, y, loss)

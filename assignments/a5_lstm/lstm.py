@@ -24,13 +24,21 @@ strategy of the engine runs on it: ``rnn.gradients(LSTMCell(2, 8, 1), xs, ys, rn
 
 Arrays are laid out one row per example: with a batch of B sequences, x_t is
 (B, n_in) and h, c are (B, n); for one sequence there is one row.
+
+What you may use: NumPy, your gate_backward, and in FusedLSTMStep the arrays
+the forward saved.  While your code is graded, the engine's own LSTM
+backward (``rnn.gated.LSTMStep.backward`` and the kernel ``lstm_backward``)
+raises ``SwitchedOff``, and so does a backward run inside your backward (your
+gradients must be computed, not asked of the tape); see tests/probes.py.
 """
 
 import numpy as np
 
 import minigrad as mg
 import rnn
-from rnn.gated import LSTMStep, lstm_forward
+from minigrad.errors import ShapeError
+from minigrad.kernels.gates import lstm_forward
+from minigrad.ops import Function
 
 
 def gate_backward(grad_h, grad_c, gates, c, c_prev):
@@ -62,14 +70,24 @@ def _rows(a, lead, dtype):
     return np.ascontiguousarray(np.broadcast_to(a, lead + a.shape[-1:]), dtype=dtype).reshape(-1, a.shape[-1])
 
 
-class FusedLSTMStep(LSTMStep):
+class FusedLSTMStep(Function):
     """One LSTM step as one node: inputs W, U, b, h_prev, c_prev, x; output [h | c] along the last axis.
 
-    The engine's LSTMStep checks the shapes (``check``); the forward below runs
-    the kernel; the backward is yours.
+    ``check`` validates the shapes, the forward below runs the kernel; the backward is yours.
     """
 
     name = "student_lstm_step"
+
+    @classmethod
+    def check(cls, W, U, b, h_prev, c_prev, x):
+        """W (4n, n_in), U (4n, n), b (4n,), h_prev and c_prev (..., n), x (..., n_in); a ShapeError otherwise."""
+        n = U.shape[-1] if len(U.shape) == 2 else -1
+        if not (len(W.shape) == 2 and U.shape == (4 * n, n) and W.shape[0] == 4 * n and b.shape == (4 * n,)
+                and h_prev.shape[-1:] == (n,) and c_prev.shape[-1:] == (n,) and x.shape[-1:] == W.shape[1:]):
+            raise ShapeError(
+                f"{cls.name}: needs W (4n, n_in), U (4n, n), b (4n,), h_prev and c_prev (..., n), x (..., n_in); "
+                f"got W {W.shape}, U {U.shape}, b {b.shape}, h_prev {h_prev.shape}, c_prev {c_prev.shape}, x {x.shape}"
+            )
 
     @staticmethod
     def forward(ctx, W, U, b, h_prev, c_prev, x):

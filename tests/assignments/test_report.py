@@ -81,3 +81,12 @@ def test_csv_has_one_row_per_submission_a_column_per_assignment_and_the_total(tm
         ["bob", "2", "4", "6"],
         ["alice", "2", "0", "2"],
     ]
+
+
+def test_each_tests_output_in_results_json_is_capped(tmp_path):
+    flood = GradedTest("tests/hidden/t.py::test_x", "task1_1", 1.0, False, "ValueError: " + "z" * 50_000)
+    path = tmp_path / "results.json"
+    write_json(path, [AssignmentResult(1, "a1_backward", [flood])])
+    (entry,) = json.loads(path.read_text())["tests"]
+    assert len(entry["output"]) <= 4000
+    assert entry["output"].startswith("ValueError: zzz") and entry["output"].endswith("more characters cut)")

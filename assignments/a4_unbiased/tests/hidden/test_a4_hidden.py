@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from helpers import check_unbiased, problem, samples_of, total_variance
+from helpers import check_unbiased, problem, samples_of, student_samples, total_variance, verdict, weights
 
 import rnn
 
@@ -24,16 +24,15 @@ class Uncompensated(rnn.Strategy):
 @pytest.mark.points(3)
 def test_the_estimate_is_unbiased_on_a_batch_with_another_p(student):
     model, xs, ys, exact = problem(T=12, n=4, batch=2, seed=20)
-    samples = samples_of(model, xs, ys, student.Randomized(0.7, seed=21), 300)
-    check_unbiased(samples, exact, "Randomized(p=0.7) on a batch of 2, 300 samples")
+    check_unbiased(student_samples(student, model, xs, ys, 0.7, 21, 300), exact,
+                   "Randomized(p=0.7) on a batch of 2, 300 samples")
 
 
 @pytest.mark.task4_1
 @pytest.mark.points(1)
 def test_the_variance_falls_as_p_grows_on_a_batch(student):
     model, xs, ys, _ = problem(T=9, n=4, batch=2, seed=22)
-    variances = [total_variance(samples_of(model, xs, ys, student.Randomized(p, seed=23), 80))
-                 for p in (0.3, 0.6, 0.9)]
+    variances = [total_variance(student_samples(student, model, xs, ys, p, 23, 80)) for p in (0.3, 0.6, 0.9)]
     assert all(a > b for a, b in itertools.pairwise(variances)), (
         f"the total variance for p = 0.3, 0.6, 0.9 should fall, got {[f'{v:.3g}' for v in variances]}"
     )
@@ -45,8 +44,8 @@ def test_looks_unbiased_tells_compensated_from_uncompensated_truncation(student)
     model, xs, ys, exact = problem(T=10, n=3, batch=None, seed=24)
     fair = samples_of(model, xs, ys, rnn.Randomized(0.5, seed=25), 300)
     biased = samples_of(model, xs, ys, Uncompensated(0.5, seed=25), 300)
-    assert student.looks_unbiased(fair, exact), "the engine's unbiased Randomized(0.5) was called biased"
-    assert not student.looks_unbiased(biased, exact), "random cuts without the 1/p factor were called unbiased"
+    assert verdict(student.looks_unbiased(fair, exact)), "the engine's unbiased Randomized(0.5) was called biased"
+    assert not verdict(student.looks_unbiased(biased, exact)), "random cuts without the 1/p factor were called unbiased"
 
 
 @pytest.mark.task4_2
@@ -64,7 +63,7 @@ def test_standard_error_of_two_samples(student):
 def test_variance_by_p_on_a_batch_matches_and_falls(student):
     model, xs, ys, _ = problem(T=9, n=4, batch=2, seed=26)
     ps = [0.3, 0.6, 0.9]
-    got = student.variance_by_p(model, xs, ys, ps, n_samples=40, seed=27)
+    got = student.probe("variance_by_p", weights(model), xs, ys, ps, n_samples=40, seed=27)
     want = [total_variance(samples_of(model, xs, ys, rnn.Randomized(p, seed=27), 40)) for p in ps]
     np.testing.assert_allclose(got, want, rtol=1e-10, err_msg="variance_by_p for p = 0.3, 0.6, 0.9 (40 samples)")
     assert got[0] > got[1] > got[2], f"the variance should fall as p grows, got {got}"

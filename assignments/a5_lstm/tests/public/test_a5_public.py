@@ -1,16 +1,17 @@
 """Public tests of assignment 5: your LSTM backward against the engine's kernel, finite differences
 and the LSTM built from engine ops.
 
-The tests of task5_2 put the engine's kernel in place of your ``gate_backward``,
-so that task 2 is graded on its own even while task 1 is unfinished.
+Your step and cell run where your code runs (``tests/probes.py``); the
+references are computed here.  The tests of task 5.2 run with the engine's
+kernel in place of your ``gate_backward``, so that task 5.2 is graded on its
+own even while task 5.1 is unfinished.
 """
 
 import numpy as np
 import pytest
 from checks import check_close
-from helpers import check_updates, kernel_gate_backward, lstm_inputs, sequence, step_values
+from helpers import check_step, check_updates, kernel_gate_backward, lstm_inputs, sequence, step_values
 
-import minigrad as mg
 import rnn
 
 
@@ -22,11 +23,17 @@ def random_step(rows, n, seed, scale=1.0):
     return pre, c_prev, gates, c, rng.standard_normal((rows, n)), rng.standard_normal((rows, n))
 
 
+def gate_result(got):
+    assert isinstance(got, (tuple, list)) and len(got) == 2, (
+        f"gate_backward must return (dL/dpre, dL/dc_prev), got {type(got).__name__}")
+    return got
+
+
 @pytest.mark.task5_1
 @pytest.mark.points(2)
 def test_gate_backward_matches_the_engines_kernel(student):
     _, c_prev, gates, c, grad_h, grad_c = random_step(rows=4, n=3, seed=1)
-    got = student.gate_backward(grad_h, grad_c, gates, c, c_prev)
+    got = gate_result(student.gate_backward(grad_h, grad_c, gates, c, c_prev))
     want = kernel_gate_backward(grad_h, grad_c, gates, c, c_prev)
     check_close(got[0], want[0], "dL/dpre = [dL/dpre_i | dL/dpre_f | dL/dpre_g | dL/dpre_o]")
     check_close(got[1], want[1], "dL/dc_prev")
@@ -36,7 +43,7 @@ def test_gate_backward_matches_the_engines_kernel(student):
 @pytest.mark.points(2)
 def test_gate_backward_matches_finite_differences(student):
     pre, c_prev, gates, c, grad_h, grad_c = random_step(rows=2, n=2, seed=2)
-    dpre, dc_prev = student.gate_backward(grad_h, grad_c, gates, c, c_prev)
+    dpre, dc_prev = gate_result(student.gate_backward(grad_h, grad_c, gates, c, c_prev))
 
     def objective(pre, c_prev):  # <dL/dh, h> + <dL/dc, c>: its gradient is what gate_backward returns
         _, h, c = step_values(pre, c_prev)
@@ -57,16 +64,14 @@ def test_gate_backward_matches_finite_differences(student):
 
 @pytest.mark.task5_2
 @pytest.mark.points(3)
-def test_fused_step_passes_gradcheck(student, monkeypatch):
-    monkeypatch.setattr(student, "gate_backward", kernel_gate_backward)
-    assert mg.gradcheck(student.FusedLSTMStep.apply, lstm_inputs(seed=3))
+def test_fused_step_passes_gradcheck(student):
+    check_step(student, lstm_inputs(seed=3), "one step", against="numeric")
 
 
 @pytest.mark.task5_2
 @pytest.mark.points(3)
-def test_cell_gradients_match_the_op_level_lstm(student, monkeypatch):
-    monkeypatch.setattr(student, "gate_backward", kernel_gate_backward)
+def test_cell_gradients_match_the_op_level_lstm(student):
     xs, ys = sequence(5, seed=4)
-    mine = rnn.gradients(student.LSTMCell(2, 3, 2, seed=5), xs, ys, rnn.Full())
+    mine = student.probe("cell_gradients", (2, 3, 2), 5, xs, ys, ("Full",))
     ops = rnn.gradients(rnn.LSTM(2, 3, 2, seed=5, fused=False), xs, ys, rnn.Full())
     check_updates(mine, ops, "LSTMCell against rnn.LSTM(fused=False), 5 steps")
