@@ -1,7 +1,8 @@
 """Execute the tutorials as notebooks; write each one's README picture to docs/tutorials/.
 
-    python scripts/tutorial_pictures.py             # every tutorial
+    python scripts/tutorial_pictures.py             # every tutorial (full size), then the manifest
     python scripts/tutorial_pictures.py --only 03   # just tutorial 3
+    python scripts/tutorial_pictures.py --check     # are the committed pictures current? (runs nothing)
 
 A tutorial is a jupytext percent-format ``.py`` file in ``tutorials/``.  It
 is read with jupytext, executed cell by cell in a fresh ``python3`` kernel
@@ -14,14 +15,25 @@ cell shows a graphviz drawing).
 
 The helpers below (``tutorial_files``, ``execute``, ``images``, ...) are also
 what ``tests/tutorials`` runs, so CI executes the tutorials exactly as this
-script does.  ``TUTORIAL_FAST=1`` in the environment reaches the kernel and
-makes the tutorials shrink their sizes.
+script does.  ``execute(path, fast=True)`` sets ``TUTORIAL_FAST=1`` in the
+kernel's environment, which makes the tutorials shrink their sizes; the
+pictures always come from the full lessons.
+
+Whether a picture is current is checked without running anything: the PNG
+bytes of a matplotlib figure are not reproducible across machines and timed
+numbers differ from run to run, so ``docs/tutorials/pictures.json`` records,
+for each picture, the sha256 of the code cells it was made from and of the
+file written.  ``--check`` (and ``tests/tutorials``) compare both with what is
+on disk: edit a tutorial's code, or replace a picture by hand, and the check
+fails until this script has run again.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import json
 import os
 import re
 import sys
@@ -35,6 +47,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
 PICTURES = ROOT / "docs" / "tutorials"
+MANIFEST = PICTURES / "pictures.json"
 EXPECTED = (
     "01_tapes_and_reverse_mode.py",
     "02_bptt_by_hand_and_by_engine.py",
@@ -42,9 +55,12 @@ EXPECTED = (
     "04_truncated_bptt.py",
     "05_randomized_truncation_and_artbp.py",
     "06_training_with_truncation.py",
+    "07_character_language_model.py",
+    "08_online_gradients.py",
 )
 KERNEL = "python3"
 CELL_TIMEOUT = 300  # seconds per cell: a hang fails the run instead of blocking it
+FULL_CELL_TIMEOUT = 900  # the full lessons train for minutes in one cell (lesson 7: 100 epochs); a busy machine doubles it
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 IMAGE_TYPES = {"image/png": "png", "image/svg+xml": "svg"}
 README_TAG = "readme"
@@ -77,20 +93,25 @@ def tags_of(cell) -> list:
 
 
 # -- executing ------------------------------------------------------------------------------
-def execute(path: Path, timeout: int = CELL_TIMEOUT):
+def execute(path: Path, timeout: int = CELL_TIMEOUT, fast: bool | None = None):
     """Run every cell of the tutorial at ``path`` in a fresh kernel; return the executed notebook.
 
-    Raises TutorialError naming the failing cell, its source and the error if
-    a cell raises or runs longer than ``timeout`` seconds, or if any output is
-    an error (say an object whose display failed, which IPython reports
-    without failing the cell).
+    ``fast``: True sets TUTORIAL_FAST=1 in the kernel's environment (the shrunk
+    lesson), False sets it to 0 (the full lesson), None passes the caller's
+    environment on unchanged.  Raises TutorialError naming the failing cell,
+    its source and the error if a cell raises or runs longer than ``timeout``
+    seconds, or if any output is an error (say an object whose display failed,
+    which IPython reports without failing the cell).
     """
     path = Path(path)
     notebook = read(path)
     client = NotebookClient(notebook, timeout=timeout, kernel_name=KERNEL, force_raise_errors=True,
                             resources={"metadata": {"path": str(ROOT)}})
+    env = {**os.environ, "MPLBACKEND": INLINE_BACKEND}
+    if fast is not None:
+        env["TUTORIAL_FAST"] = "1" if fast else "0"
     try:
-        client.execute(env={**os.environ, "MPLBACKEND": INLINE_BACKEND})
+        client.execute(env=env)
     except CellTimeoutError:
         index = _last_started(notebook)
         raise TutorialError(f"{path.name}: cell {index} ran longer than {timeout} s\n"
@@ -182,21 +203,83 @@ def write_picture(notebook, number: str, folder: Path = PICTURES) -> Path:
     return target
 
 
+# -- is a picture current? ---------------------------------------------------------------------
+def code_digest(path: Path) -> str:
+    """sha256 of the tutorial's code cells (markdown left out: prose does not change a picture)."""
+    code = [cell.source for cell in read(path).cells if cell.cell_type == "code"]
+    return hashlib.sha256("\n# %%\n".join(code).encode()).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_manifest(path: Path = MANIFEST) -> dict:
+    """{number: {"picture", "code_sha256", "picture_sha256", "seconds"}}; empty if there is none."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def record(manifest: dict, tutorial: Path, picture: Path, seconds: float) -> None:
+    """Note in ``manifest`` that ``picture`` was made from the current code of ``tutorial``."""
+    manifest[number_of(tutorial)] = {"tutorial": tutorial.name, "picture": picture.name,
+                                     "code_sha256": code_digest(tutorial), "picture_sha256": file_digest(picture),
+                                     "seconds": round(seconds, 1)}
+
+
+def write_manifest(manifest: dict, path: Path = MANIFEST) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
+
+
+def stale_pictures(folder: Path = TUTORIALS, pictures: Path = PICTURES) -> list[str]:
+    """One line per tutorial whose README picture is missing or was not made from its current code."""
+    manifest, problems = read_manifest(pictures / MANIFEST.name), []
+    for tutorial in tutorial_files(folder):
+        number = number_of(tutorial)
+        entry = manifest.get(number)
+        if entry is None:
+            problems.append(f"{tutorial.name}: no picture recorded in {MANIFEST.name}")
+            continue
+        picture = pictures / entry["picture"]
+        if not picture.exists():
+            problems.append(f"{tutorial.name}: {picture.name} is missing")
+        elif file_digest(picture) != entry["picture_sha256"]:
+            problems.append(f"{tutorial.name}: {picture.name} is not the file this script wrote")
+        if entry["code_sha256"] != code_digest(tutorial):
+            problems.append(f"{tutorial.name}: its code changed since {picture.name} was made")
+    return problems
+
+
 # -- the command line ---------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
-    """The command line: --only NN (repeatable)."""
+    """The command line: --only NN (repeatable), --fast, --check."""
     p = argparse.ArgumentParser(
         prog="python scripts/tutorial_pictures.py",
-        description="execute the tutorials as notebooks and write the image of each one's cell tagged "
-                    "'readme' to docs/tutorials/NN.png (or .svg); set TUTORIAL_FAST=1 for the shrunk runs")
+        description="execute the tutorials as notebooks (full size) and write the image of each one's cell "
+                    "tagged 'readme' to docs/tutorials/NN.png (or .svg), and what it was made from to "
+                    "docs/tutorials/pictures.json")
     p.add_argument("--only", metavar="NN", action="append",
                    help="run only the tutorial with this number, e.g. --only 03 (repeat for several)")
+    p.add_argument("--check", action="store_true",
+                   help="run nothing: exit 1 if a picture is missing or was made from other code than the tutorial's")
+    p.add_argument("--fast", action="store_true",
+                   help="run the shrunk lessons (TUTORIAL_FAST=1) and write their pictures to a scratch folder "
+                        "(never over the README's)")
     return p
 
 
 def main(argv=None) -> int:
     """Run the chosen tutorials, one progress line each; exit code 1 if any failed, 2 for a bad --only."""
     args = parser().parse_args(argv)
+    if args.check:
+        problems = stale_pictures()
+        for line in problems:
+            print(line, file=sys.stderr)
+        if problems:
+            print("rerun: .venv/bin/python scripts/tutorial_pictures.py --only NN", file=sys.stderr)
+            return 1
+        print(f"every README picture was made from its tutorial's current code ({MANIFEST.relative_to(ROOT)})")
+        return 0
     files = tutorial_files()
     if args.only:
         wanted = {n.zfill(2) for n in args.only}
@@ -210,15 +293,22 @@ def main(argv=None) -> int:
         print(f"tutorial_pictures: no tutorials (NN_name.py) in {TUTORIALS}", file=sys.stderr)
         return 2
     failed = 0
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / "tutorial_pictures_fast" if args.fast else PICTURES
+    manifest = read_manifest()
     for path in files:
         started = time.perf_counter()
         try:
-            written = write_picture(execute(path), number_of(path))
+            notebook = execute(path, timeout=CELL_TIMEOUT if args.fast else FULL_CELL_TIMEOUT, fast=args.fast)
+            written = write_picture(notebook, number_of(path), folder=folder)
         except TutorialError as error:
             failed += 1
             print(f"{path.name}: FAILED after {time.perf_counter() - started:.1f} s\n{error}", file=sys.stderr)
             continue
-        print(f"{path.name}: ran in {time.perf_counter() - started:.1f} s, wrote {written.relative_to(ROOT)}")
+        seconds = time.perf_counter() - started
+        if not args.fast:
+            record(manifest, path, written, seconds)
+            write_manifest(manifest)
+        print(f"{path.name}: ran in {seconds:.1f} s, wrote {written}")
     return 1 if failed else 0
 
 

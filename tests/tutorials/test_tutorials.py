@@ -5,10 +5,16 @@ bias that shrinks, ...), so executing it is the test.  The execution helper
 is the one ``scripts/tutorial_pictures.py`` uses: a fresh ``python3`` kernel,
 the repository root as working directory, matplotlib's inline backend, and a
 per-cell timeout so that a hang fails.  ``-k 03`` runs tutorial 3 only.
+
+The notebooks run shrunk (``TUTORIAL_FAST=1``) unless the environment says
+``TUTORIAL_FAST=0``: the full lessons take several minutes each and are run by
+``scripts/tutorial_pictures.py``, whose README pictures a test here checks are
+current (made from each tutorial's present code).
 """
 
 import base64
 import importlib.util
+import os
 import re
 import shutil
 from pathlib import Path
@@ -24,12 +30,45 @@ _spec.loader.exec_module(runner)
 PATHS = sorted({*runner.tutorial_files(), *(runner.TUTORIALS / name for name in runner.EXPECTED)})
 IDS = [runner.number_of(path) for path in PATHS]
 TITLE = re.compile(r"^# (\d+)\. \S")
+FAST = os.environ.get("TUTORIAL_FAST", "1") != "0"  # the shrunk lessons, unless TUTORIAL_FAST=0 asks for the full ones
+ASSIGNMENTS = sorted(path.name for path in (ROOT / "assignments").glob("a[0-9]_*") if path.is_dir())
 
 
-def test_the_six_tutorials_exist():
+def test_the_eight_tutorials_exist():
     present = {path.name for path in runner.tutorial_files()}
     missing = [name for name in runner.EXPECTED if name not in present]
     assert not missing, f"missing tutorials in {runner.TUTORIALS}: {missing}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_pins_blas_and_ends_with_a_your_turn_section_naming_an_assignment(path):
+    source = path.read_text()
+    assert "threadpool_limits(1)" in source, f"{path.name}: pin BLAS to one thread (threadpoolctl) like every lesson"
+    notebook = runner.read(path)
+    headings = [i for i, cell in enumerate(notebook.cells)
+                if cell.cell_type == "markdown" and "## Your turn" in cell.source]
+    assert headings, f'{path.name}: no "## Your turn" section'
+    turn = notebook.cells[headings[-1]].source
+    named = [name for name in ASSIGNMENTS if f"`{name}`" in turn]
+    assert named, f"{path.name}: the Your turn section names no assignment by its release name ({ASSIGNMENTS})"
+    assert any(cell.cell_type == "code" for cell in notebook.cells[headings[-1] + 1:]), \
+        f"{path.name}: the Your turn section has no check the reader can run"
+
+
+def test_the_readme_pictures_are_current():
+    """Every picture in docs/tutorials was made by scripts/tutorial_pictures.py from its tutorial's present code."""
+    problems = runner.stale_pictures()
+    assert not problems, ("README pictures out of date; rerun .venv/bin/python scripts/tutorial_pictures.py "
+                          "--only NN for each:\n" + "\n".join(problems))
+
+
+def test_the_readme_shows_every_tutorial_and_its_picture():
+    readme = (ROOT / "README.md").read_text()
+    manifest = runner.read_manifest()
+    for path in runner.tutorial_files():
+        assert f"tutorials/{path.name}" in readme, f"README.md does not link {path.name}"
+        picture = manifest.get(runner.number_of(path), {}).get("picture")
+        assert picture and f"docs/tutorials/{picture}" in readme, f"README.md does not show {path.name}'s picture"
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
@@ -56,7 +95,7 @@ def test_is_percent_format_with_kernelspec_title_and_one_readme_cell(path):
 def test_runs_as_a_notebook_and_shows_images(path):
     assert path.exists(), f"{path} does not exist"
     try:
-        notebook = runner.execute(path)
+        notebook = runner.execute(path, fast=FAST)
     except runner.TutorialError as error:
         pytest.fail(str(error), pytrace=False)
     assert runner.all_images(notebook), f"{path.name} displayed no image (PNG or SVG output)"
@@ -111,3 +150,24 @@ def test_a_tutorial_without_a_readme_cell_is_refused(tmp_path):
     path = write_tutorial(tmp_path, "09_plain.py", ["# %% [markdown]\n# # 9. Plain", "# %%\nx = 1"])
     with pytest.raises(runner.TutorialError, match='expected exactly one cell tagged "readme".*found 0'):
         runner.readme_cell(runner.read(path), path.name)
+
+
+def test_a_picture_goes_stale_when_its_tutorial_code_changes(tmp_path):
+    folder, pictures = tmp_path / "tutorials", tmp_path / "pictures"
+    folder.mkdir()
+    path = write_tutorial(folder, "09_picture.py", [
+        "# %% [markdown]\n# # 9. Picture",
+        '# %% tags=["readme"]\nimport matplotlib.pyplot as plt\nplt.plot([0, 1], [0, 1])\nplt.show()',
+    ])
+    assert runner.stale_pictures(folder, pictures) == ["09_picture.py: no picture recorded in pictures.json"]
+    written = runner.write_picture(runner.execute(path), "09", folder=pictures)
+    manifest = {}
+    runner.record(manifest, path, written, seconds=1.0)
+    runner.write_manifest(manifest, pictures / "pictures.json")
+    assert runner.stale_pictures(folder, pictures) == []
+    path.write_text(path.read_text() + "\n# %% [markdown]\n# prose does not change a picture\n")
+    assert runner.stale_pictures(folder, pictures) == []
+    path.write_text(path.read_text().replace("[0, 1], [0, 1]", "[0, 1], [1, 0]"))
+    assert runner.stale_pictures(folder, pictures) == ["09_picture.py: its code changed since 09.png was made"]
+    written.write_bytes(b"not the picture")
+    assert "09_picture.py: 09.png is not the file this script wrote" in runner.stale_pictures(folder, pictures)
