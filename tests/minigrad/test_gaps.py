@@ -7,7 +7,10 @@ warning's edges, the compaction of dead tape entries, 0-d reductions, and
 which nodes ``Tape.nodes()`` lists.
 """
 
+import gc
+import linecache
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -244,8 +247,6 @@ def test_releasing_a_node_drops_its_inputs_and_saved_arrays_and_is_counted_once(
 
 
 def test_backward_lets_the_upstream_graph_die():
-    import weakref
-
     x = leaf([1.0, 2.0])
     with mg.Tape() as tape:
         y = x * 2.0
@@ -364,9 +365,6 @@ def test_clear_releases_every_node_and_says_how_many():
 
 # -- the current tape -----------------------------------------------------------------------
 def test_a_nested_tape_restores_the_outer_one_and_does_not_keep_it_alive():
-    import gc
-    import weakref
-
     with mg.Tape() as outer:
         with mg.Tape() as inner:
             assert mg.current_tape() is inner
@@ -447,8 +445,6 @@ def test_an_intermediate_used_twice_gets_the_sum_of_both_gradients():
 
 
 def test_the_growth_warning_points_at_the_line_that_called_backward():
-    import linecache
-
     w = leaf(0.5)
     with mg.Tape(), warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")

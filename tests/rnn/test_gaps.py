@@ -375,6 +375,10 @@ def test_the_driver_runs_an_online_strategy_through_its_own_executor():
         np.testing.assert_allclose(online[name], full[name], rtol=1e-9, atol=1e-12)
     result = rnn.run(model, xs, ys, rnn.RTRL(every=2))
     assert len(result.losses) == 3
+    # the same plan run as windows on the tape gives the same (exact) gradients, but holds the windows
+    window = rnn.run(model, xs, ys, rnn.TBPTT(2, 6))
+    assert window.losses == pytest.approx(result.losses, rel=1e-12)
+    assert result.peak_nodes < window.peak_nodes
 
 
 @pytest.mark.parametrize("strategy", [rnn.RTRL(every=2), rnn.Checkpointed(2)], ids=repr)
@@ -407,3 +411,24 @@ def test_fit_calls_back_after_every_update_with_its_index_update_and_loss():
                       callback=lambda i, update, loss: calls.append((i, update.t, loss)))
     assert [(i, t) for i, t, _ in calls] == [(0, 4), (1, 8), (2, 9)]
     assert [loss for _, _, loss in calls] == history.losses and history.steps == [4, 8, 9]
+
+
+def test_the_fused_scan_refuses_feature_inputs_without_a_time_axis():
+    model = rnn.ElmanRNN(3, 4, 2)
+    with pytest.raises(mg.errors.ShapeError, match=r"elman_scan: xs of shape \(3,\) does not hold vectors of the 3"):
+        model.scan(np.zeros(3), model.initial_state(), (1.0,))
+
+
+@pytest.mark.parametrize("xs_kind", ["features", "indices"])
+def test_a_float32_fused_tanh_cell_computes_what_the_per_op_cell_does(xs_kind):
+    rng = np.random.default_rng(2)
+    xs = rng.normal(size=(6, 3)) if xs_kind == "features" else rng.integers(0, 3, size=6)
+    ys = rng.normal(size=(6, 2))
+    fused = rnn.ElmanRNN(3, 4, 2, dtype=np.float32)
+    per_op = rnn.ElmanRNN(3, 4, 2, dtype=np.float32, fused=False)
+    states = fused.scan(xs.astype(np.float32) if xs_kind == "features" else xs, fused.initial_state(), (1.0,) * 6)[0]
+    assert states.data.dtype == np.float32
+    unrolled = rnn.unroll(per_op, xs, ys, rnn.Full())
+    np.testing.assert_allclose(states.data, np.stack([h.data for h in unrolled.states[1:]]), rtol=1e-5, atol=1e-6)
+    losses = [rnn.run(m, xs, ys, rnn.Chunked(3)).losses for m in (fused, per_op)]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
