@@ -34,6 +34,7 @@ import shutil
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -278,13 +279,34 @@ def summary(folder: Path, run: training.Run, progress: training.Progress, checkp
 
 
 class Interrupt:
-    """SIGINT while training: the first asks the loop to stop after the current piece; the second aborts."""
+    """SIGINT while training: the first asks the loop to stop after the current piece; the second aborts.
+
+    A second Ctrl-C that lands while a checkpoint is being written waits until the
+    write is complete (``saving``), so the step the abort message names is the one
+    on disk, never the one before it.
+    """
 
     def __init__(self):
         self.requested = False
+        self.in_save = False
+        self.abort_after_save = False
+
+    @contextmanager
+    def saving(self):
+        """Hold back an abort while the block writes a checkpoint; abort right after it, if one came."""
+        self.in_save = True
+        try:
+            yield
+        finally:
+            self.in_save = False
+        if self.abort_after_save:
+            raise KeyboardInterrupt
 
     def _handle(self, signum, frame):
         if self.requested:
+            if self.in_save:
+                self.abort_after_save = True
+                return
             raise KeyboardInterrupt
         self.requested = True
         print(f"\n{PROG}: Ctrl-C: finishing the current piece, then saving (Ctrl-C again aborts without saving)",
@@ -332,18 +354,23 @@ def session(folder: Path, run: training.Run, progress: training.Progress, resume
     def on_log(row):
         bar.set_postfix(loss=f"{row['loss']:.3f}", **{run.source.evaluation.metric_name: f"{row['metric']:.3f}"})
 
+    interrupt = Interrupt()
+
+    def save(p):
+        with interrupt.saving():
+            checkpoints.save(p)
+
     def on_piece(p):
         bar.update(p.step - bar.n)
         if checkpoints.due():
-            checkpoints.save(p)
+            save(p)
 
-    interrupt = Interrupt()
     try:
         with interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # the guard reports these
             training.train(run, progress, on_log=on_log, on_piece=on_piece, stop=lambda: interrupt.requested)
             bar.close()
             if checkpoints.step != progress.step:
-                checkpoints.save(progress)
+                save(progress)
             write_results(folder, run, progress)
     except KeyboardInterrupt:
         bar.close()

@@ -277,3 +277,17 @@ def test_a_second_sigint_aborts_and_the_last_checkpoint_still_resumes(tmp_path, 
     done = finish(tmp_path, "--resume", "run")
     assert done.returncode == 0, done.stderr
     assert_equals_reference(tmp_path / "run", reference)
+
+
+def test_a_second_ctrl_c_during_a_checkpoint_write_aborts_only_once_the_file_is_complete():
+    interrupt = train_cli.Interrupt()
+    interrupt._handle(signal.SIGINT, None)  # the first: finish the piece
+    assert interrupt.requested
+    written = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupt.saving():
+            interrupt._handle(signal.SIGINT, None)  # the second lands mid-write: held back
+            written.append("checkpoint")
+    assert written == ["checkpoint"]
+    with pytest.raises(KeyboardInterrupt):  # outside a write, a second Ctrl-C aborts at once
+        interrupt._handle(signal.SIGINT, None)
