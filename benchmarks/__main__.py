@@ -15,16 +15,17 @@ from pathlib import Path
 from tqdm import tqdm
 
 from minigrad import validate
+from rnn.training import DEMO
 
 from . import report, targets
-from .configs import select
+from .configs import positive_int, select
 from .implementations import implementations, torch_available
 from .memory import MemorySettings, measure_memory
 from .speed import benchmark_config
 from .startup import measure_startup
 from .timing import TimingPlan, matmul_peak
 
-SECTIONS = ("speed", "memory", "startup")
+SECTIONS = ("speed", "memory", "startup", "load")
 HERE = Path(__file__).resolve().parent
 
 DESCRIPTION = """\
@@ -45,6 +46,9 @@ Sections:
            hidden 128); takes minutes
   startup  import + first training step in fresh processes, with a cold and
            then a warm numba cache
+  load     next to a busy process the benchmark starts: the demo's training as
+           installed against OPENBLAS_NUM_THREADS=1, and one step of C2 and C3
+           with one BLAS thread against all of them (minigrad.threads' size rule)
 
 Configurations (vocab, batch, hidden, T):
   C1 (65, 1, 100, 25)   C2 (65, 32, 128, 35)   C3 (256, 64, 512, 50)   C4 (65, 16, 128, 1000)
@@ -57,17 +61,6 @@ examples:
   python -m benchmarks --only speed --configs C1,C2 --out /tmp/speed.md
   python -m benchmarks --only memory --max-T 10000
 """
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
 
 
 def sections_list(text: str) -> tuple:
@@ -85,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", type=sections_list, default=SECTIONS, metavar="SECTIONS",
-                   help="comma-separated sections to run: speed, memory, startup (default: all)")
+                   help="comma-separated sections to run: speed, memory, startup, load (default: all)")
     p.add_argument("--configs", metavar="NAMES", help="comma-separated speed configurations, e.g. C1,C2 "
                    "(default: C1,C2,C3,C4)")
     p.add_argument("--quick", action="store_true",
@@ -146,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         peaks.append(measure_peak())
         refused = any(r.refused for r in results)
         sections["speed"] = report.speed_section(results, peaks, plan)
-        found_targets += targets.speed_targets({r.config.name: r for r in results},
-                                               max(peaks, key=lambda p: p.gflops))
+        by_config = {r.config.name: r for r in results}
+        found_targets += targets.speed_targets(by_config, max(peaks, key=lambda p: p.gflops))
+        found_targets += targets.issue19_targets(speed=by_config)
 
     if "memory" in args.only:
         settings = (MemorySettings(Ts=(100, 400), batch=4, hidden=16, vocab=11, max_T=args.max_T) if args.quick
@@ -162,6 +156,15 @@ def main(argv: list[str] | None = None) -> int:
         runs = measure_startup(config.name, quick=args.quick)
         sections["startup"] = report.startup_section(runs, config)
         found_targets += targets.startup_targets(runs)
+
+    if "load" in args.only:
+        from . import load
+
+        demo = load.measure_demo(steps=200 if args.quick else DEMO["steps"], repeats=1 if args.quick else 3,
+                                 progress=lambda items: tqdm(items, desc="load: demo", disable=None))
+        rule = load.measure_rule(select(",".join(load.RULE_CONFIGS), quick=args.quick), plan)
+        sections["load"] = load.section(demo, rule)
+        found_targets += targets.load_targets(demo)
 
     facts = report.machine_facts(torch_threads, args.torch_threads is not None, load_at_start)
     text = report.render(command, args.quick, facts, sections, found_targets)

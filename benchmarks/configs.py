@@ -15,6 +15,7 @@ stream, each target the next character.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,3 +114,14 @@ def select(names: str | None, quick: bool = False) -> list[Config]:
         raise ValueError(f"--configs: unknown configuration(s) {', '.join(unknown) or '(none given)'}; "
                          f"choose from {', '.join(table)}, e.g. --configs C1,C2")
     return [table[n] for n in chosen]
+
+
+def positive_int(text: str) -> int:
+    """argparse type of the benchmarks' counts (repeats, epochs, T): a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value

@@ -207,7 +207,7 @@ def _section(title: str, text: str | None) -> list:
 
 
 def render(command: str, quick: bool, facts: list, sections: dict, targets: list) -> str:
-    """The whole report. ``sections``: {"speed"/"memory"/"startup": rendered text, or None if not run}."""
+    """The whole report. ``sections``: {"speed"/"memory"/"startup"/"load": rendered text, or None if not run}."""
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "# minigrad benchmarks",
@@ -222,6 +222,7 @@ def render(command: str, quick: bool, facts: list, sections: dict, targets: list
     parts += _section("Speed", sections.get("speed"))
     parts += ["", "## Targets", "", targets_section(targets) if targets else "No section with targets was run."]
     parts += _section("Memory", sections.get("memory")) + _section("Start-up", sections.get("startup"))
+    parts += _section("Under load", sections.get("load"))
     return "\n".join(parts) + "\n"
 
 

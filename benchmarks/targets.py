@@ -131,3 +131,40 @@ def startup_targets(runs: list) -> list[Target]:
         _judged("start-up: warm runs compile nothing (never again)",
                 all(r.compiled == 0 for r in warm), ", ".join(f"{r.compiled} compiled" for r in warm)),
     ]
+
+
+def load_targets(demo) -> list[Target]:
+    """The demo next to a busy process: as installed at most 1.15x its one-thread time."""
+    ratio = demo.ratio(loaded=True)
+    return [_judged("under load: the demo as installed takes at most 1.15x its OPENBLAS_NUM_THREADS=1 time",
+                    ratio <= 1.15, f"{ratio:.2f}x")]
+
+
+def issue19_targets(speed: dict | None = None, workload: list | None = None) -> list[Target]:
+    """Issue 19's speed goals, from whatever was measured (None: not run).
+
+    ``speed``: {config name: ConfigResult} of ``python -m benchmarks`` (goal 3,
+    C1 at most 1.0x the numba recurrence, for one-hot inputs and for indices;
+    goal 5, C3 at 75% of the peak, is issue 8's C3 target above).
+    ``workload``: the results of ``python -m benchmarks.workload`` (goal 4: D2L's
+    recipe in minigrad float32 at most 1.0x PyTorch float32, ratio of the median
+    epochs).
+    """
+    targets = []
+    if speed is not None:
+        for name, label in ((FUSED, "minigrad fused"), (FUSED_INDICES, "minigrad fused on indices")):
+            goal = f"C1: {label} <= 1.0x the numba recurrence"
+            ratio, why = _ratio(speed, "C1", name, "numba recurrence")
+            targets.append(Target(goal, why, "not measured") if ratio is None
+                           else _judged(goal, ratio <= 1.0, f"{ratio:.2f}x"))
+    if workload is not None:
+        goal = "D2L's recipe: minigrad float32 <= 1.0x PyTorch float32 (median epoch)"
+        found = {(r.library, r.dtype): r for r in workload}
+        ours, theirs = found.get(("minigrad", "float32")), found.get(("PyTorch", "float32"))
+        if ours is None or theirs is None:
+            missing = "minigrad float32" if ours is None else "PyTorch float32 (torch not installed, or --no-torch)"
+            targets.append(Target(goal, f"{missing} not run", "not measured"))
+        else:
+            ratio = ours.median_epoch / theirs.median_epoch
+            targets.append(_judged(goal, ratio <= 1.0, f"{ratio:.2f}x"))
+    return targets

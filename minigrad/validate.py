@@ -33,6 +33,8 @@ def _is_number(value, kind) -> bool:
 
 def positive_int(name: str, value, minimum: int = 1) -> int:
     """An integer >= ``minimum`` (a length, a window, a size)."""
+    if type(value) is int and value >= minimum:  # the common case first: the ABC check below takes microseconds
+        return value
     if not _is_number(value, numbers.Integral):
         raise ArgumentTypeError(f"{name} must be an integer >= {minimum}, got {value!r} of type {type(value).__name__}")
     if value < minimum:

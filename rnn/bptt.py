@@ -4,7 +4,7 @@ The driver splits 1..T into stretches that end at every update and every
 reach point (``segments``), and for each stretch
 
 1. runs the cell over its steps (``advance``): a cell with a ``scan`` (the fused
-   Elman RNN) records the stretch as one segment node with the plan's edge
+   Elman RNN, LSTM and GRU) records the stretch as one segment node with the plan's edge
    factors inside, tagged ``steps=(first, last)``; any other cell steps
    (``steps``, the one step loop that ``unroll`` shares), editing each
    recurrent edge h_{t-1} -> h_t as the plan says (nothing for factor 1, a
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,7 @@ import minigrad as mg
 from minigrad.errors import DivergenceError
 from minigrad.ops.base import out_of_range
 from minigrad.tensor import Tensor
+from minigrad.threads import blas_threads, threads_for
 
 from .cells import holds_indices
 from .states import map_state, newest, parts
@@ -246,10 +248,11 @@ def advance(model, xs, ys, h, first: int, last: int, plan: Plan, loss):
     if scan is not None:
         with mg.tags(steps=(first, last)):
             states, outputs = scan(xs[first - 1:last], h, plan.edges[first:last + 1])
+            h_last = map_state(lambda s: s[-1], states)  # each part of a tuple state (the LSTM's h and c)
             if callable(loss):
-                return states[-1], _sum([step_loss(loss, outputs[i], ys[first - 1 + i])
-                                         for i in range(last - first + 1)])
-            return states[-1], step_loss(loss, outputs, ys[first - 1:last])
+                return h_last, _sum([step_loss(loss, outputs[i], ys[first - 1 + i])
+                                     for i in range(last - first + 1)])
+            return h_last, step_loss(loss, outputs, ys[first - 1:last])
     total = None
     for _, h, _, l_t in steps(model, xs, ys, h, first, last, plan, loss):
         total = l_t if total is None else total + l_t
@@ -298,6 +301,18 @@ def run(model, xs, ys, strategy: Strategy, loss="mse", h0=None, on_update=None, 
     if hidden not in HIDDEN_MODES:
         raise ValueError(f"hidden must be one of {HIDDEN_MODES}, got {hidden!r}")
     xs, ys = _check_inputs(model, xs, ys, loss, h0=h0, strategy=strategy)
+    with blas_threads(threads_for(largest_product(model, xs))):
+        return _execute(model, xs, ys, strategy, loss, h0, on_update, hidden, on_backward, reduction)
+
+
+def largest_product(model, xs) -> float:
+    """FLOPs of the largest product one step makes: all rows of the batch times the largest weight matrix."""
+    rows = math.prod(xs.shape[1:] if holds_indices(xs) else xs.shape[1:-1])  # 1 for one sequence
+    return 2.0 * rows * max((p.data.size for p in model.parameters() if p.data.ndim == 2), default=0)
+
+
+def _execute(model, xs, ys, strategy, loss, h0, on_update, hidden, on_backward, reduction) -> Result:
+    """``run`` after its checks, under its BLAS thread limit."""
     plan = strategy.plan(len(xs))
     scales = update_scales(plan, ys, loss, reduction)
     run_online = getattr(strategy, "run_online", None)
@@ -547,7 +562,8 @@ def _check_finite(update, loss_value: float, params, done: int) -> None:
         bad = f"the loss is {loss_value}"
     else:
         for p in params:
-            if p.grad is not None and not np.all(np.isfinite(p.grad)):
+            # a finite sum means finite entries (one pass, no temporary); an overflowing sum checks them one by one
+            if p.grad is not None and not math.isfinite(np.sum(p.grad)) and not np.isfinite(p.grad).all():
                 bad = f"the gradient of {p.name or 'a parameter'} is not finite"
                 break
     if bad is not None:

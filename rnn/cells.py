@@ -31,6 +31,7 @@ from minigrad.validate import positive_int
 
 from .fused import ElmanScan, elman_scan, elman_step, holds_indices
 from .gated import GRU, LSTM  # the gated cells live in their own module
+from .protocol import scan_matches_step
 
 
 def _identity(z):
@@ -125,8 +126,9 @@ class ElmanRNN(Module):
     @property
     def scan(self):
         """The fused cell runs a whole segment as one ``ElmanScan`` node (``run_segment``); the
-        per-op cell has no scan (None), so the driver steps it and every op stays on the tape."""
-        return self.run_segment if self.fused else None
+        per-op cell has no scan (None), so the driver steps it and every op stays on the tape,
+        and neither has a subclass that overrides ``step`` (``rnn.protocol.scan_matches_step``)."""
+        return self.run_segment if self.fused and scan_matches_step(self) else None
 
     def run_segment(self, xs, h, factors):
         """Steps 1..L of a segment from state h: (states h_1..h_L, outputs y_hat_1..y_hat_L).

@@ -10,12 +10,18 @@ block of n_hidden rows per gate, and likewise U (recurrent weights) and b
 the number of gates.  With a batch, x_t is (batch, n_in) and each row is one
 example.
 
-``fused=True`` records the recurrent update as one node per step: NumPy does
-the two products, a numba kernel (``minigrad.kernels.gates``) the gate
-nonlinearities and the state update, and the backward is written by hand.
+``fused=True`` records the recurrent update of one ``step`` as one node
+(``LSTMStep``, ``GRUStep``): NumPy does the two products, a numba kernel
+(``minigrad.kernels.gates``) the gate nonlinearities and the state update,
+and the backward is written by hand.  The driver runs a fused cell's segments
+through its ``scan``: a whole stretch between updates as one node
+(``rnn.gated_scan``: ``LSTMScan``, ``GRUScan``), the same kernels once per
+step, the input products and the weight gradients hoisted out of the loop.
 ``fused=False`` builds the same step from engine ops (matvec, +, *, sigmoid,
 tanh and slicing), so every gate is its own node on the tape, for drawing and
-teaching.  Both give the same numbers.
+teaching; it has no scan, so the driver steps it.  All give the same numbers.
+The shape checks, the rows layout and the tangent maths the step and scan
+nodes share are in ``rnn.gated_common``.
 """
 
 from __future__ import annotations
@@ -24,11 +30,14 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import init
-from minigrad.errors import ShapeError
 from minigrad.kernels.gates import gru_backward, gru_forward, lstm_backward, lstm_forward
 from minigrad.nn import Module, Parameter
 from minigrad.ops import Function
 from minigrad.validate import positive_int
+
+from .gated_common import as_rows, check_gated, gru_tangent, lead_shape, lstm_tangent, pre_tangent
+from .gated_scan import GRUScan, LSTMScan
+from .protocol import scan_matches_step
 
 
 def _block(t, k: int, n: int):
@@ -37,56 +46,6 @@ def _block(t, k: int, n: int):
 
 
 # -- the fused steps -----------------------------------------------------------
-def _check_step(op: str, gates: int, W, U, b, x, states) -> None:
-    """ShapeError naming ``op`` unless W (gates n, n_in), U (gates n, n), b (gates n,),
-    x (..., n_in) and every state (..., n) fit, with broadcastable leading axes."""
-    n = U.shape[-1] if U.ndim else 0
-    fits = (
-        W.ndim == 2 and U.ndim == 2 and U.shape == (gates * n, n) and W.shape[0] == gates * n
-        and b.shape == (gates * n,) and x.ndim >= 1 and x.shape[-1] == W.shape[1]
-        and all(s.ndim >= 1 and s.shape[-1] == n for s in states)
-    )
-    if fits:
-        try:
-            np.broadcast_shapes(*(t.shape[:-1] for t in (x, *states)))
-            return
-        except ValueError:
-            pass
-    raise ShapeError(
-        f"{op}: W {W.shape}, U {U.shape}, b {b.shape}, x {x.shape} and state "
-        f"{', '.join(str(s.shape) for s in states)} do not fit; with n = n_hidden they must be "
-        f"W ({gates}n, n_in), U ({gates}n, n), b ({gates}n,), x (..., n_in), state (..., n)"
-    )
-
-
-def _lead_shape(*arrays) -> tuple:
-    """The broadcast batch shape (every axis but the last) of the inputs; () unbatched."""
-    return np.broadcast_shapes(*(a.shape[:-1] for a in arrays))
-
-
-def _rows(a: np.ndarray, lead: tuple, dtype) -> np.ndarray:
-    """``a`` broadcast to ``lead`` and laid out as a C-contiguous (rows, features) matrix."""
-    if a.shape[:-1] != lead:
-        a = np.broadcast_to(a, lead + a.shape[-1:])
-    return np.ascontiguousarray(a, dtype=dtype).reshape(-1, a.shape[-1])
-
-
-def _pre_tangent(gates, lead, tangent_times_weight, input_times_tangent, bias, bias_columns=slice(None)):
-    """The tangent of a stacked pre-activation such as x W^T + h U^T + b, as rows (rows, gates n):
-    the sum of dt W^T for each (dt, W) and of a dW^T for each (a, dW) whose tangent is not None,
-    plus the bias tangent in ``bias_columns``; zeros where every tangent is None."""
-    out = np.zeros_like(gates)
-    for tangent, weight in tangent_times_weight:
-        if tangent is not None:
-            out += _rows(tangent, lead, gates.dtype) @ weight.T
-    for rows, tangent in input_times_tangent:
-        if tangent is not None:
-            out += rows @ tangent.T
-    if bias is not None:
-        out[:, bias_columns] += bias
-    return out
-
-
 class LSTMStep(Function):
     """The fused LSTM update: [h | c] = lstm(W x + U h_prev + b, c_prev) as one node.
 
@@ -101,14 +60,14 @@ class LSTMStep(Function):
 
     @classmethod
     def check(cls, W, U, b, h_prev, c_prev, x):
-        _check_step(cls.name, 4, W, U, b, x, (h_prev, c_prev))
+        check_gated(cls.name, 4, W, U, b, x, (h_prev, c_prev))
 
     @staticmethod
     def forward(ctx, W, U, b, h_prev, c_prev, x):
         n = U.shape[1]
-        lead = _lead_shape(h_prev, c_prev, x)
+        lead = lead_shape(h_prev, c_prev, x)
         dtype = np.result_type(W, U, b, h_prev, c_prev, x)
-        xs, hs, cs = (_rows(a, lead, dtype) for a in (x, h_prev, c_prev))
+        xs, hs, cs = (as_rows(a, lead, dtype) for a in (x, h_prev, c_prev))
         pre = xs @ W.T
         pre += hs @ U.T
         pre += b
@@ -125,7 +84,7 @@ class LSTMStep(Function):
         lead = ctx.meta
         dpre = np.empty_like(gates)
         dc_prev = np.empty_like(cs)
-        lstm_backward(_rows(grad, lead, hc.dtype), gates, hc, cs, dpre, dc_prev)
+        lstm_backward(as_rows(grad, lead, hc.dtype), gates, hc, cs, dpre, dc_prev)
 
         def shaped(rows):
             return rows.reshape(lead + rows.shape[-1:])
@@ -135,23 +94,15 @@ class LSTMStep(Function):
 
     @staticmethod
     def jvp(ctx, dW, dU, db, dh_prev, dc_prev, dx):
-        """The tangent [dh | dc] from the inputs' tangents (None: held constant), through the saved gates:
-
-            dpre = dx W^T + x dW^T + dh_prev U^T + h_prev dU^T + db
-            di, df, dg, do = i (1 - i) dpre_i, f (1 - f) dpre_f, (1 - g^2) dpre_g, o (1 - o) dpre_o
-            dc = df c_prev + f dc_prev + di g + i dg
-            dh = do tanh(c) + o (1 - tanh(c)^2) dc
-        """
+        """The tangent [dh | dc] from the inputs' tangents (None: held constant): the tangent of the
+        pre-activations, dpre = dx W^T + x dW^T + dh_prev U^T + h_prev dU^T + db, then through the
+        saved gates as ``rnn.gated_common.lstm_tangent`` writes out."""
         W, U, xs, hs, cs, gates, hc = ctx.saved
         lead = ctx.meta
         n = U.shape[1]
-        dpre = _pre_tangent(gates, lead, ((dx, W), (dh_prev, U)), ((xs, dW), (hs, dU)), db)
-        i, f, g, o = (gates[:, k * n:(k + 1) * n] for k in range(4))
-        dc = f * (1 - f) * dpre[:, n:2 * n] * cs + i * (1 - i) * dpre[:, :n] * g + i * (1 - g * g) * dpre[:, 2 * n:3 * n]
-        if dc_prev is not None:
-            dc += f * _rows(dc_prev, lead, dc.dtype)
-        tc = np.tanh(hc[:, n:])
-        dh = o * (1 - o) * dpre[:, 3 * n:] * tc + o * (1 - tc * tc) * dc
+        dpre = pre_tangent(gates, lead, ((dx, W), (dh_prev, U)), ((xs, dW), (hs, dU)), db)
+        dc_prev = None if dc_prev is None else as_rows(dc_prev, lead, gates.dtype)
+        dh, dc = lstm_tangent(dpre, gates, cs, hc[:, n:], dc_prev)
         return np.concatenate([dh, dc], axis=1).reshape(lead + (2 * n,))
 
 
@@ -169,15 +120,13 @@ class GRUStep(Function):
 
     @classmethod
     def check(cls, W, U, b, b_hn, h_prev, x):
-        _check_step(cls.name, 3, W, U, b, x, (h_prev,))
-        if b_hn.shape != U.shape[1:]:
-            raise ShapeError(f"{cls.name}: b_hn must have shape (n_hidden,) = {U.shape[1:]}, got {b_hn.shape}")
+        check_gated(cls.name, 3, W, U, b, x, (h_prev,), b_hn)
 
     @staticmethod
     def forward(ctx, W, U, b, b_hn, h_prev, x):
-        lead = _lead_shape(h_prev, x)
+        lead = lead_shape(h_prev, x)
         dtype = np.result_type(W, U, b, b_hn, h_prev, x)
-        xs, hs = (_rows(a, lead, dtype) for a in (x, h_prev))
+        xs, hs = (as_rows(a, lead, dtype) for a in (x, h_prev))
         px = xs @ W.T
         px += b
         ph = hs @ U.T
@@ -196,7 +145,7 @@ class GRUStep(Function):
         n = hs.shape[1]
         dpx, dph = np.empty_like(gates), np.empty_like(gates)
         dh_prev = np.empty_like(hs)
-        gru_backward(_rows(grad, lead, hs.dtype), gates, hn, hs, dpx, dph, dh_prev)
+        gru_backward(as_rows(grad, lead, hs.dtype), gates, hn, hs, dpx, dph, dh_prev)
         dh_prev += dph @ U
 
         def shaped(rows):
@@ -207,29 +156,27 @@ class GRUStep(Function):
 
     @staticmethod
     def jvp(ctx, dW, dU, db, db_hn, dh_prev, dx):
-        """The tangent dh from the inputs' tangents (None: held constant), through the saved gates:
-
-            dpx = dx W^T + x dW^T + db,   dph = dh_prev U^T + h_prev dU^T
-            dr = r (1 - r) (dpx_r + dph_r),   dz = z (1 - z) (dpx_z + dph_z)
-            dn = (1 - n^2) (dpx_n + dr (U_n h_prev + b_hn) + r (dph_n + db_hn))
-            dh = dz (h_prev - n) + (1 - z) dn + z dh_prev
-        """
+        """The tangent dh from the inputs' tangents (None: held constant): dpx = dx W^T + x dW^T + db
+        and dph = dh_prev U^T + h_prev dU^T (+ db_hn in its n block), then through the saved gates as
+        ``rnn.gated_common.gru_tangent`` writes out."""
         W, U, xs, hs, gates, hn = ctx.saved
         lead = ctx.meta
         n = hs.shape[1]
-        dpx = _pre_tangent(gates, lead, ((dx, W),), ((xs, dW),), db)
-        dph = _pre_tangent(gates, lead, ((dh_prev, U),), ((hs, dU),), db_hn, bias_columns=slice(2 * n, None))
-        r, z, cand = (gates[:, k * n:(k + 1) * n] for k in range(3))
-        dr = r * (1 - r) * (dpx[:, :n] + dph[:, :n])
-        dz = z * (1 - z) * (dpx[:, n:2 * n] + dph[:, n:2 * n])
-        dcand = (1 - cand * cand) * (dpx[:, 2 * n:] + dr * hn + r * dph[:, 2 * n:])
-        dh = dz * (hs - cand) + (1 - z) * dcand
-        if dh_prev is not None:
-            dh += z * _rows(dh_prev, lead, dh.dtype)
-        return dh.reshape(lead + (n,))
+        dpx = pre_tangent(gates, lead, ((dx, W),), ((xs, dW),), db)
+        dph = pre_tangent(gates, lead, ((dh_prev, U),), ((hs, dU),), db_hn, bias_columns=slice(2 * n, None))
+        dh_prev = None if dh_prev is None else as_rows(dh_prev, lead, gates.dtype)
+        return gru_tangent(dpx, dph, gates, hn, hs, dh_prev).reshape(lead + (n,))
 
 
 # -- the cells -----------------------------------------------------------------
+def _h_and_c(state, where: str):
+    """The LSTM's state (h, c), or a TypeError naming ``where`` for anything else."""
+    if not (isinstance(state, tuple) and len(state) == 2):
+        raise TypeError(f"{where}: state must be the tuple (h, c) that initial_state() returns, "
+                        f"got {type(state).__name__}")
+    return state
+
+
 class _GatedCell(Module):
     """What the LSTM and the GRU share: sizes, stacked initial weights, the readout."""
 
@@ -261,8 +208,15 @@ class _GatedCell(Module):
         return mg.tensor(np.zeros(shape, dtype=self.dtype), name=name)
 
     def _readout(self, h):
-        """y_hat = C h + b_y."""
+        """y_hat = C h + b_y, for one state or a stack of them (then as one product)."""
         return mg.matvec(self.C, h) + self.b_y
+
+    @property
+    def scan(self):
+        """The fused cell runs a whole segment as one scan node (``run_segment``); the per-op
+        cell has no scan (None), so the driver steps it and every gate stays on the tape, and
+        neither has a subclass that overrides ``step`` (``rnn.protocol.scan_matches_step``)."""
+        return self.run_segment if self.fused and scan_matches_step(self) else None
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}, "
@@ -306,18 +260,26 @@ class LSTM(_GatedCell):
 
     def step(self, x, state):
         """One time step: ((h_t, c_t), y_hat_t) from x_t and state = (h_{t-1}, c_{t-1})."""
-        if not (isinstance(state, tuple) and len(state) == 2):
-            raise TypeError(
-                f"LSTM.step: state must be the tuple (h, c) that initial_state() returns, "
-                f"got {type(state).__name__}"
-            )
-        h, c = state
+        h, c = _h_and_c(state, "LSTM.step")
         if self.fused:
             hc = LSTMStep.apply(self.W, self.U, self.b, h, c, x)
             h, c = _block(hc, 0, self.n_hidden), _block(hc, 1, self.n_hidden)
         else:
             h, c = self._step_ops(x, h, c)
         return (h, c), self._readout(h)
+
+    def run_segment(self, xs, state, factors):
+        """Steps 1..L of a segment from state (h, c): ((h_1..h_L, c_1..c_L), y_hat_1..y_hat_L),
+        each stacked along a first axis of length L.
+
+        The recurrence as one ``LSTMScan`` node (``factors``: the plan's factor on
+        each step's incoming edge, for h and c alike), and C h_t + b_y for every
+        step as one product.  ``xs`` (L, ..., n_in) may be a Tensor: gradient reaches it.
+        """
+        h, c = _h_and_c(state, "LSTM.run_segment")
+        hc = LSTMScan.apply(self.W, self.U, self.b, h, c, xs, factors=factors)
+        hs, cs = _block(hc, 0, self.n_hidden), _block(hc, 1, self.n_hidden)
+        return (hs, cs), self._readout(hs)
 
     def _step_ops(self, x, h, c):
         """The update from engine ops, one node per product, slice, gate and product."""
@@ -367,6 +329,17 @@ class GRU(_GatedCell):
         else:
             h = self._step_ops(x, h)
         return h, self._readout(h)
+
+    def run_segment(self, xs, h, factors):
+        """Steps 1..L of a segment from state h: (h_1..h_L, y_hat_1..y_hat_L), each stacked
+        along a first axis of length L.
+
+        The recurrence as one ``GRUScan`` node (``factors``: the plan's factor on
+        each step's incoming edge), and C h_t + b_y for every step as one product.
+        ``xs`` (L, ..., n_in) may be a Tensor: gradient reaches it.
+        """
+        hs = GRUScan.apply(self.W, self.U, self.b, self.b_hn, h, xs, factors=factors)
+        return hs, self._readout(hs)
 
     def _step_ops(self, x, h_prev):
         """The update from engine ops, one node per product, slice, gate and product."""

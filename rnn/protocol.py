@@ -60,11 +60,14 @@ class Scan(Protocol):
 
     Runs steps 1..L of a segment from state h at once: ``xs`` the segment's
     inputs (L, ...), ``factors[t-1]`` the plan's factor on the edge
-    h_{t-1} -> h_t (1 passes, 0 cuts, c scales the gradient); returns the
-    states h_1..h_L and the outputs y_hat_1..y_hat_L, each stacked along a
-    first axis of length L.  Its gradients must equal those of stepping with
-    the same edge edits (``tests/rnn/test_cell_table.py`` checks every cell
-    that has one).  The fused Elman RNN's records one ``elman_scan`` node.
+    h_{t-1} -> h_t (1 passes, 0 cuts, c scales the gradient; on every part
+    of a tuple state); returns the states h_1..h_L and the outputs
+    y_hat_1..y_hat_L, each stacked along a first axis of length L (a tuple
+    state as a tuple of such stacks, one per part: the LSTM's (h, c)).  Its
+    gradients must equal those of stepping with the same edge edits
+    (``tests/rnn/test_cell_table.py`` checks every cell that has one).  The
+    fused Elman RNN, LSTM and GRU each record one node per segment
+    (``elman_scan``, ``lstm_scan``, ``gru_scan``).
     """
 
     def __call__(self, xs, h: State, factors) -> tuple[State, Tensor]: ...
@@ -114,6 +117,16 @@ def scan_of(model) -> Scan | None:
     return getattr(model, "scan", None)
 
 
+def scan_matches_step(cell) -> bool:
+    """Whether ``cell.step`` is the step that its ``run_segment`` scans: that of the class
+    defining ``run_segment``.  A subclass that overrides ``step`` alone (a student's own
+    LSTM step, say) must be stepped, or the driver would run the parent's scan instead of
+    the subclass's step; the built-in cells offer their scan only when this holds."""
+    cls = type(cell)
+    owner = next((klass for klass in cls.__mro__ if "run_segment" in vars(klass)), None)
+    return owner is not None and cls.step is owner.step
+
+
 def weights_of(model) -> tuple:
     """The ``weights()`` hook: (recurrent, input, output) matrices, or a TypeError naming the cell."""
     weights = getattr(model, "weights", None)
@@ -123,4 +136,5 @@ def weights_of(model) -> tuple:
     return tuple(weights())
 
 
-__all__ = ["Cell", "Scan", "Hooks", "State", "is_cell", "input_size", "accepts_indices", "scan_of", "weights_of"]
+__all__ = ["Cell", "Scan", "Hooks", "State", "is_cell", "input_size", "accepts_indices", "scan_of",
+           "scan_matches_step", "weights_of"]

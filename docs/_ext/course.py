@@ -7,7 +7,8 @@ this copies, when changed, and removes stale copies of:
     assignments/aN_name/README.md   -> docs/handouts/aN_name.md     (the handout as released)
     every module of minigrad, rnn   -> docs/api/<module>.rst        (an automodule stub)
     benchmarks/RESULTS.md           -> docs/results/benchmarks.md
-    benchmarks/ONLINE.md            -> docs/results/online.md       (when present)
+    benchmarks/ONLINE.md            -> docs/results/online.md       (when present; likewise
+    benchmarks/GATED.md, WORKLOAD.md   -> docs/results/gated.md, workload.md)
 
 These four folders are build products (git ignores them): edit the originals.
 A copy is rewritten only when its text changed, so Sphinx's incremental build and
@@ -63,7 +64,8 @@ def course_sources() -> dict[Path, Path]:
         wanted[DOCS / "lessons" / lesson.name] = lesson
     for readme in sorted((ROOT / "assignments").glob("a[0-9]*/README.md")):
         wanted[DOCS / "handouts" / f"{readme.parent.name}.md"] = readme
-    for name, target in (("RESULTS.md", "benchmarks.md"), ("ONLINE.md", "online.md")):
+    for name, target in (("RESULTS.md", "benchmarks.md"), ("ONLINE.md", "online.md"), ("GATED.md", "gated.md"),
+                         ("WORKLOAD.md", "workload.md")):
         if (ROOT / "benchmarks" / name).exists():
             wanted[DOCS / "results" / target] = ROOT / "benchmarks" / name
     return wanted

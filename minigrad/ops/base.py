@@ -114,9 +114,19 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params):
+        """Run the op on ``inputs`` (Tensors, or constants that become Tensors) and return the output.
+
+        Checks the inputs, runs ``forward`` on their arrays, and, when some input
+        requires grad (and grad is enabled), records the node that ran on the
+        tape; pushes tangents forward inside ``mg.jvp``.  This runs for every op,
+        so it is written flat: the global state is read once, and the common case
+        (a forward that returns an array, no tangents, no anomaly mode) takes no
+        detour.
+        """
         tensors = _as_tensors(cls.name, inputs)
         cls.check(*tensors, **params)
-        needs_grad = _tape._state["grad_enabled"] and _any_requires_grad(tensors)
+        state = _tape._state
+        needs_grad = state["grad_enabled"] and _any_requires_grad(tensors)
         table = _forward["tangents"]
         tangents = None if table is None else _tangents_of(table, tensors)
         if needs_grad:
@@ -126,10 +136,11 @@ class Function:
             ctx = _TangentContext(tensors)
         else:
             ctx = _Scratch()
-        # NumPy hands back a scalar, not a 0-d array, for some 0-d results: wrap it
-        data = np.asarray(cls.forward(ctx, *[t.data for t in tensors], **params))
-        if _tape._state["anomaly"] and not np.all(np.isfinite(data)):
-            tags = ctx.tags if needs_grad else _tape._state["tags"]
+        data = cls.forward(ctx, *[t.data for t in tensors], **params)
+        if data.__class__ is not np.ndarray:
+            data = np.asarray(data)  # NumPy hands back a scalar, not a 0-d array, for some 0-d results
+        if state["anomaly"] and not np.all(np.isfinite(data)):
+            tags = ctx.tags if needs_grad else state["tags"]
             raise AnomalyError(
                 f"anomaly: '{cls.name}' produced a non-finite value (tags {tags or {}}); "
                 f"input shapes {[t.shape for t in tensors]}"

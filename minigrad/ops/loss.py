@@ -9,8 +9,8 @@ NaN for mse (the sequence tasks use them for steps without a label).
 import numpy as np
 
 from ..errors import DtypeError, ShapeError
-from ..kernels import softmax_cross_entropy_backward, softmax_cross_entropy_forward
-from ..kernels.losses import softmax_cross_entropy_tangent
+from ..kernels.losses import softmax_cross_entropy, softmax_cross_entropy_backward, softmax_cross_entropy_tangent
+from ..tensor import Tensor
 from .base import Function, check_axis, out_of_range
 
 REDUCTIONS = ("mean", "sum")
@@ -94,7 +94,8 @@ class CrossEntropy(Function):
     dL/dlogits = softmax(logits) - onehot(target), per row, times dL/dL_row.
     Tangent: dL = sum (or mean) over rows of softmax(logits) . dlogits - dlogits[target].
     Rows whose target is -1 count for nothing (and not in the mean's count).
-    All three run as numba kernels over the rows (``kernels/losses.py``).
+    All three run as numba kernels over the rows (``kernels/losses.py``; the
+    forward's exponential is NumPy's vectorised ``np.exp`` between two of them).
     """
 
     name = "cross_entropy"
@@ -118,7 +119,7 @@ class CrossEntropy(Function):
     def forward(ctx, logits, targets, reduction):
         rows = np.ascontiguousarray(logits.reshape(-1, logits.shape[-1]))
         flat_targets = targets.reshape(-1)
-        loss_rows, probs = softmax_cross_entropy_forward(rows, flat_targets)
+        loss_rows, probs = softmax_cross_entropy(rows, flat_targets)
         count = max(int((flat_targets >= 0).sum()), 1) if reduction == "mean" else 1
         ctx.save(probs)
         ctx.meta = (flat_targets, count)
@@ -128,7 +129,8 @@ class CrossEntropy(Function):
     def backward(ctx, grad):
         (probs,) = ctx.saved
         targets, count = ctx.meta
-        grad_rows = np.full(probs.shape[0], grad / count, dtype=probs.dtype)
+        grad_rows = np.empty(probs.shape[0], dtype=probs.dtype)
+        grad_rows.fill(grad / count)  # every row weighs the same (np.full: the same, in a slower wrapper)
         dlogits = softmax_cross_entropy_backward(probs, targets, grad_rows)
         return (dlogits.reshape(ctx.inputs[0].shape),)
 
@@ -194,7 +196,8 @@ def log_softmax(a, axis=-1):
 
 def cross_entropy(logits, targets, reduction="mean"):
     """Cross-entropy of integer ``targets`` (class indices, -1 = none) under ``logits``."""
-    targets = np.asarray(targets.data if hasattr(targets, "data") else targets)
+    # (isinstance, not hasattr(targets, "data"): an ndarray has .data too, its raw buffer)
+    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if targets.dtype.kind not in "iu":
         raise DtypeError(f"cross_entropy: targets must be integer class indices, got dtype {targets.dtype}")
     return CrossEntropy.apply(logits, targets=targets.astype(np.int64, copy=False), reduction=reduction)

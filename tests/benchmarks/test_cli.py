@@ -34,7 +34,7 @@ def test_quick_run_writes_every_section_and_prints_the_same_report(quick_run):
     text = out.read_text()
     assert done.stdout.strip() == text.strip()
     headings = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
-    assert headings == ["Machine", "Speed", "Targets", "Memory", "Start-up"]
+    assert headings == ["Machine", "Speed", "Targets", "Memory", "Start-up", "Under load"]
     assert "python -m benchmarks --quick --no-torch --out" in text
     assert "Quick smoke run" in text and "numpy" in text and "float32 matmul peak" in text
     assert not list(out.parent.glob(".RESULTS-*"))
@@ -55,7 +55,8 @@ def test_quick_speed_table_has_every_configuration_and_implementation(quick_run)
 def test_quick_targets_memory_and_startup_tables(quick_run):
     text = quick_run[0].read_text()
     statuses = re.findall(r"\| (met|not met|not measured)\s+\|$", text, flags=re.MULTILINE)
-    assert len(statuses) == 13  # C1 and C3 are judged on one-hot inputs and on indices
+    # C1 and C3 are judged on one-hot inputs and on indices (C1 also against the numba recurrence), and the load
+    assert len(statuses) == 16
     for strategy in ("Full", "Chunked(50)", "TBPTT(25, 50)", "Checkpointed(√T)"):
         [row] = rows_of(text, strategy)
         assert len(row) == 4  # strategy, T = 100, T = 400, flatness
@@ -64,19 +65,29 @@ def test_quick_targets_memory_and_startup_tables(quick_run):
     [cold] = rows_of(text, "cold cache")
     assert int(cold[5]) > 0  # a fresh numba cache had to compile
     assert 0 < float(cold[1]) <= float(cold[2])  # the first step ends before the process does
+    for machine in ("quiet", "one busy process"):  # the demo as installed and on one thread, with their ratio
+        [row] = rows_of(text, machine)
+        installed, one_thread, ratio = (float(cell.rstrip(" sx")) for cell in row[1:])
+        assert installed > 0 and one_thread > 0 and abs(ratio - installed / one_thread) < 0.01 + 0.01 * ratio
+    under_load = text.split("## Under load", 1)[1]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in under_load.splitlines() if line.startswith("|")]
+    for config in ("C2", "C3"):  # one step on one BLAS thread and on all of them, quiet and loaded
+        [row] = [r for r in cells if r[0].startswith(f"{config} (")]
+        assert row[1] == "1"  # the quick sizes are small: the size rule gives them one thread
+        assert all(float(cell.rstrip(" msx")) > 0 for cell in row[2:]), row
 
 
 def test_only_memory_writes_the_other_sections_as_not_run(tmp_path, capsys):
     out = tmp_path / "memory.md"
     assert main(["--quick", "--only", "memory", "--max-T", "100", "--out", str(out)]) == 0
     text = out.read_text()
-    assert text.count("Not run (see `--only`).") == 2
+    assert text.count("Not run (see `--only`).") == 3  # speed, start-up and under load
     assert "skipped: T > --max-T 100" in text
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--configs", "C9"], "unknown configuration(s) C9; choose from C1, C2, C3, C4"),
-    (["--only", "speed,disk"], "unknown section(s) disk; choose from speed, memory, startup"),
+    (["--only", "speed,disk"], "unknown section(s) disk; choose from speed, memory, startup, load"),
     (["--max-T", "0"], "expected a number >= 1, got 0"),
     (["--budget", "-1"], "--budget must be a positive number of seconds"),
 ])

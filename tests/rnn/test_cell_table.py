@@ -3,9 +3,10 @@
 * two steps pass ``mg.gradcheck`` in float64, unbatched and batched, with
   respect to the state, both inputs and every parameter;
 * a cell with a ``scan`` gives, for a stretch with edge factors 1, 0 and 0.5,
-  the states, outputs and gradients of stepping the cell with the edges
-  edited by stop-gradient / scale-gradient nodes (on feature vectors, and on
-  token indices if the cell takes them);
+  the states (every part of a tuple state), outputs and gradients of stepping
+  the cell with the edges edited by stop-gradient / scale-gradient nodes (on
+  feature vectors, and on token indices if the cell takes them), in reverse
+  and in forward mode;
 * in float32 the cell runs, stays float32 (states, outputs, driver
   gradients) and stays close to float64;
 * the activation names are the same for the kernels, the cells and the hand
@@ -166,7 +167,7 @@ def scan_rows():
 
 
 def test_the_table_has_cells_with_a_scan():
-    assert {row.name for row in scan_rows()} >= {"elman", "linear"}
+    assert {row.name for row in scan_rows()} >= {"elman", "linear", "lstm", "gru"}
 
 
 @pytest.mark.parametrize("row", scan_rows(), ids=[row.name for row in scan_rows()])
@@ -181,7 +182,9 @@ def test_a_scan_is_the_stepped_graph_with_edited_edges(row, factors, batch, indi
     lead = () if batch is None else (batch,)
     T = len(factors)
     xs = rng.integers(0, N_IN, size=(T,) + lead) if indices else rng.standard_normal((T,) + lead + (N_IN,))
-    w_states, w_outputs = rng.standard_normal((T,) + lead + (N_HIDDEN,)), rng.standard_normal((T,) + lead + (N_OUT,))
+    n_parts = len(as_list(model.initial_state(batch)))  # a stack of states per part: (h, c) for the LSTM
+    w_states = [rng.standard_normal((T,) + lead + (N_HIDDEN,)) for _ in range(n_parts)]
+    w_outputs = rng.standard_normal((T,) + lead + (N_OUT,))
     h00 = random_state(model, batch, rng)
 
     def run(scanning):
@@ -195,14 +198,20 @@ def test_a_scan_is_the_stepped_graph_with_edited_edges(row, factors, batch, indi
                 h, stepped_states, stepped_outputs = h0, [], []
                 for t in range(T):
                     h, y = model.step(xs[t], edit(h, factors[t]))
-                    stepped_states.append(h)
+                    stepped_states.append(as_list(h))
                     stepped_outputs.append(y)
-                states, outputs = mg.stack(stepped_states), mg.stack(stepped_outputs)
-            ((states * w_states).sum() + (outputs * w_outputs).sum()).backward()
+                states = tuple(mg.stack([parts[k] for parts in stepped_states]) for k in range(n_parts))
+                outputs = mg.stack(stepped_outputs)
+            states = as_list(states)
+            total = (outputs * w_outputs).sum()
+            for part, w in zip(states, w_states):
+                total = total + (part * w).sum()
+            total.backward()
         grads = [np.zeros_like(s.data) if s.grad is None else s.grad for s in as_list(h0)]
-        return [states.data, outputs.data] + grads + [p.grad.copy() for p in model.parameters()]
+        return [s.data for s in states] + [outputs.data] + grads + [p.grad.copy() for p in model.parameters()]
 
-    names = ["states", "outputs", "dL/dh0"] + [name for name, _ in model.named_parameters()]
+    names = ([f"states[{k}]" for k in range(n_parts)] + ["outputs"] + [f"dL/dh0[{k}]" for k in range(n_parts)]
+             + [name for name, _ in model.named_parameters()])
     for name, got, want in zip(names, run(True), run(False)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13, err_msg=f"{row.name}: {name}")
 
@@ -258,13 +267,13 @@ def test_a_scan_in_forward_mode_is_the_stepped_graph_with_edited_edges(row, fact
 
     def scanned(*inputs):
         states, outputs = model.scan(xs, as_state(list(inputs[:len(h0)]), like), factors)
-        return mg.concat([states, outputs], axis=-1)
+        return mg.concat(as_list(states) + [outputs], axis=-1)
 
     def stepped(*inputs):
         h, rows = as_state(list(inputs[:len(h0)]), like), []
         for t in range(T):
             h, y = model.step(xs[t], edit(h, factors[t]))
-            rows.append(mg.concat([as_list(h)[0], y], axis=-1))
+            rows.append(mg.concat(as_list(h) + [y], axis=-1))
         return mg.stack(rows)
 
     with mg.no_grad():

@@ -54,3 +54,24 @@ def test_fit_stops_before_a_non_finite_step_and_keeps_the_last_finite_weights():
         rnn.fit(model, xs, ys, rnn.Chunked(2), optimizer)
     assert all(np.all(np.isfinite(p.data)) for p in model.parameters())
     assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("entries, diverged", [
+    ([1.0, 2.0], False),
+    ([np.inf, -np.inf], True),        # the sum is nan
+    ([1.0, np.nan], True),
+    ([1e308, 1e308], False),          # finite entries whose sum overflows: checked one by one
+    ([1e308, np.inf], True),
+])
+def test_the_divergence_guard_judges_each_gradient_entry(entries, diverged):
+    from rnn.bptt import _check_finite
+    from rnn.truncation import Update
+
+    p = mg.nn.Parameter(np.zeros(2), name="w")
+    p.grad = np.array(entries)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if diverged:
+            with pytest.raises(DivergenceError, match="the gradient of w is not finite"):
+                _check_finite(Update(t=3, first=1, reach=0), 1.0, [p], 0)
+        else:
+            _check_finite(Update(t=3, first=1, reach=0), 1.0, [p], 0)

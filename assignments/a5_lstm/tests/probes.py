@@ -7,9 +7,10 @@ with the upstream gradient the test chose; ``cell_gradients`` and
 tests compare the arrays that come back with the engine's.
 
 While a task is graded, the engine's own answer to it is switched off
-(``SWITCHED_OFF``): its LSTM backward (the kernel ``lstm_backward`` and
-``rnn.gated.LSTMStep.backward``) and the tape's backward for task 5.1; for
-task 5.2 ``LSTMStep.backward`` and any backward run *inside* a backward (the
+(``SWITCHED_OFF``): its LSTM backward (the kernel ``lstm_backward``,
+``rnn.gated.LSTMStep.backward`` and the segment node's ``rnn.gated_scan.LSTMScan.backward``)
+and the tape's backward for task 5.1; for task 5.2 ``LSTMStep.backward``,
+``LSTMScan.backward`` and any backward run *inside* a backward (the
 driver's own backward still runs your node).  While task 5.2 is graded, your
 ``gate_backward`` is the engine's kernel (``USE_ENGINE``), so task 5.2 does
 not depend on task 5.1.
@@ -25,9 +26,10 @@ from minigrad.kernels.gates import lstm_backward
 NEEDS_ENGINE = True
 WARM_UP = ("gated", "ops")  # the compiled kernels the worker loads before it starts (sandbox/warmup.py)
 SWITCHED_OFF = {
-    "task5_1": ("rnn.gated:LSTMStep.backward", "minigrad.kernels.gates:lstm_backward", "minigrad.tape:Tape.backward",
+    "task5_1": ("rnn.gated:LSTMStep.backward", "rnn.gated_scan:LSTMScan.backward",
+                "minigrad.kernels.gates:lstm_backward", "minigrad.tape:Tape.backward",
                 "minigrad.tensor:Tensor.backward", "minigrad.forward_mode:jvp"),
-    "task5_2": ("rnn.gated:LSTMStep.backward", "minigrad.forward_mode:jvp",
+    "task5_2": ("rnn.gated:LSTMStep.backward", "rnn.gated_scan:LSTMScan.backward", "minigrad.forward_mode:jvp",
                 ("minigrad.tape:Tape.backward", "probes:no_nested_backward")),
 }
 USE_ENGINE = {"task5_2": {"gate_backward": "probes:kernel_gate_backward"}}
