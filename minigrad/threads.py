@@ -23,9 +23,12 @@ from functools import lru_cache
 
 from threadpoolctl import ThreadpoolController
 
-#: a product of at least this many FLOPs may use every BLAS thread.  Measured on
-#: 2 cores (``python -m benchmarks --only load``): two threads pay off from about
-#: a batch of 64 times a 512 x 512 matrix (3.4e7 FLOPs) and lose below 2^24.
+#: a product of at least this many FLOPs may use every BLAS thread.  A trade, measured
+#: on 2 cores (``python -m benchmarks --only load``, benchmarks/RESULTS.md): a C2 step
+#: (products of 1e6 FLOPs) ran 0.86x as long on two threads as on one with the machine
+#: to itself, but 1.30x next to a busy process; a C3 step (64 x 512 times 512 x 512:
+#: 3.4e7 FLOPs) 0.66x and 2.66x.  Small steps gain little and risk much, so they get
+#: one thread; from 2^24 FLOPs the gain is large enough to take the risk.
 SHARED_PRODUCT_FLOPS = 2 ** 24
 
 

@@ -201,6 +201,9 @@ class ForwardModeInfluence(Influence):
 
 def _loss_state_gradient(model, x, y, h, loss) -> np.ndarray:
     """dl_t/dh_t, the gradient the step's loss sends into the new state (joined parts), by reverse mode."""
+    for p in model.parameters():
+        # the backward below adds into .grad in place: never into the arrays the last update handed out
+        p.grad = None
     with mg.Tape():
         h_new, y_hat = model.step(x, _constant(h))
         kept = parts(h_new)
@@ -210,8 +213,6 @@ def _loss_state_gradient(model, x, y, h, loss) -> np.ndarray:
         if l_t.requires_grad:
             l_t.backward()
     grads = [np.zeros_like(p.data) if p.grad is None else p.grad for p in kept]
-    for p in model.parameters():
-        p.grad = None
     return np.concatenate(grads, axis=-1)
 
 
@@ -229,19 +230,34 @@ def _unit_tangents(params, sizes, j: int) -> list:
     return tangents
 
 
+#: direct_pattern's probes: random points, each also probed negated
+PROBES = 4
+
+
 def direct_pattern(model, batch) -> np.ndarray:
     """Which entries of N = dh_t/dtheta (h_{t-1} fixed) can be nonzero: (S, P) booleans.
 
-    Probed at a random state and input, so no entry is zero by accident (as the
-    A columns are at h_0 = 0).  SnAp-1 keeps exactly these entries of M.
+    The union of N's nonzeros at random states and inputs and at their negations, so
+    that no entry is zero by accident: not as the A columns are at h_0 = 0, nor as a
+    relu unit is where its pre-activation is negative (a = A h + B x changes sign
+    with (h, x)).  SnAp-1 keeps exactly these entries of M.
     """
     rng = np.random.default_rng(0)
     params = model.parameters()
     sizes = [p.data.size for p in params]
-    h = _constant(_random_like(model.initial_state(batch), rng))
     n_in = getattr(model, "n_in")
-    x = rng.standard_normal((n_in,) if batch is None else (batch, n_in))
-    pattern = None
+    pattern = np.zeros((_flat_state(model.initial_state(batch)).shape[-1], sum(sizes)), dtype=bool)
+    for _ in range(PROBES):
+        h = _random_like(model.initial_state(batch), rng)
+        x = rng.standard_normal((n_in,) if batch is None else (batch, n_in))
+        for probe_h, probe_x in ((h, x), (_negated(h), -x)):
+            pattern |= _pattern_at(model, params, sizes, _constant(probe_h), probe_x)
+    return pattern
+
+
+def _pattern_at(model, params, sizes, h, x) -> np.ndarray:
+    """The nonzeros of N at the state h and input x: (S, P) booleans (any over a batch)."""
+    columns = []
     for j in range(sum(sizes)):
         def fn(*primals):
             state = tuple(primals[len(params):]) if isinstance(h, tuple) else primals[len(params)]
@@ -250,9 +266,14 @@ def direct_pattern(model, batch) -> np.ndarray:
         with mg.no_grad():
             _, dh = mg.jvp(fn, (*params, *parts(h)), [*_unit_tangents(params, sizes, j), *(None,) * len(parts(h))])
         column = np.abs(np.concatenate(dh, axis=-1)) > 0
-        column = column if column.ndim == 1 else column.any(axis=0)
-        pattern = column[:, None] if pattern is None else np.concatenate([pattern, column[:, None]], axis=1)
-    return pattern
+        columns.append(column if column.ndim == 1 else column.any(axis=tuple(range(column.ndim - 1))))
+    return np.stack(columns, axis=1)
+
+
+def _negated(state):
+    if isinstance(state, tuple):
+        return tuple(_negated(s) for s in state)
+    return -state
 
 
 def _random_like(state, rng):

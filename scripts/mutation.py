@@ -76,10 +76,11 @@ TESTS = {
                     "tests/rnn/test_reduction.py"],
     "rnn/fused.py": ["tests/rnn/test_gaps.py", "tests/rnn/test_fused.py", "tests/rnn/test_indices.py",
                      "tests/rnn/test_cell_table.py"],
-    "rnn/online.py": ["tests/rnn/test_online.py"],
+    "rnn/online.py": ["tests/rnn/test_gaps_online.py", "tests/rnn/test_online.py"],
 }
 #: Any other module of minigrad/ops: the op-table suites.
-OPS_TESTS = ["tests/minigrad/test_ops_gradcheck.py", "tests/minigrad/test_forward_values.py",
+OPS_TESTS = ["tests/minigrad/test_gaps_ops.py", "tests/minigrad/test_gaps.py",
+             "tests/minigrad/test_ops_gradcheck.py", "tests/minigrad/test_forward_values.py",
              "tests/minigrad/test_errors.py", "tests/minigrad/test_jvp.py"]
 
 IGNORED = shutil.ignore_patterns(".git", ".venv", "runs", "__pycache__", "*.pyc", "*.nbi", "*.nbc",

@@ -112,22 +112,27 @@ class Max(_Reduction):
 
 
 def sum(a, axis=None, keepdims=False):
-    return Sum.apply(a, axis=_axis(a, axis), keepdims=keepdims)
+    return Sum.apply(a, axis=_axis(Sum.name, a, axis), keepdims=keepdims)
 
 
 def mean(a, axis=None, keepdims=False):
-    return Mean.apply(a, axis=_axis(a, axis), keepdims=keepdims)
+    return Mean.apply(a, axis=_axis(Mean.name, a, axis), keepdims=keepdims)
 
 
 def max(a, axis=None, keepdims=False):
-    return Max.apply(a, axis=_axis(a, axis), keepdims=keepdims)
+    return Max.apply(a, axis=_axis(Max.name, a, axis), keepdims=keepdims)
 
 
-def _axis(a, axis):
-    """A list of axes as a tuple; for a 0-d tensor, axis 0 or -1 (its only "axis") as None,
-    so that sum, mean and max all treat a scalar alike (NumPy's mean would refuse it)."""
+def _axis(op, a, axis):
+    """A list of axes as a tuple; for a 0-d tensor, axis 0 or -1 (its only "axis", alone or
+    in a tuple) as None, so that sum, mean and max all treat a scalar alike.
+
+    NumPy's sum and max take axis 0 or -1 on a 0-d array; its mean refuses both.  Any
+    other axis of a 0-d tensor is refused with a ShapeError that names the op.
+    """
     axis = tuple(axis) if isinstance(axis, list) else axis
     if axis is not None and np.ndim(getattr(a, "data", a)) == 0:
-        check_axis("reduction", axis, 0)
+        axes = axis if isinstance(axis, tuple) else (axis,)
+        check_axis(op, tuple(0 if isinstance(x, (int, np.integer)) and x == -1 else x for x in axes), 0)
         return None
     return axis

@@ -43,7 +43,10 @@ class Transpose(Function):
 
     @classmethod
     def check(cls, a, axes):
-        if axes is not None and sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
+        if axes is None:
+            return
+        check_axis(cls.name, axes, a.ndim)  # each in range: the modulo below would wrap axis ndim to 0
+        if sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
             raise ShapeError(f"transpose: axes {tuple(axes)} are not a permutation of the {a.ndim} axes of shape {a.shape}")
 
     @staticmethod
