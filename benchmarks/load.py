@@ -33,8 +33,15 @@ from .configs import Config, make_problem
 from .implementations import MinigradTrainer
 from .timing import TimingPlan, time_interleaved
 
-#: the busy process: one core spinning in pure Python, as a browser tab or an editor's indexer would
-BUSY_CODE = "while True:\n    pass\n"
+#: the busy process: one core spinning in pure Python, as a browser tab or an editor's indexer would;
+#: it stops by itself once the benchmark that started it is gone (killed, say), never left spinning
+BUSY_CODE = """\
+import os, sys
+parent = int(sys.argv[1])  # given, not read: the parent may already be gone when this line runs
+while os.getppid() == parent:
+    for _ in range(100_000):
+        pass
+"""
 
 #: the demo's training in a fresh process; prints the seconds it took (imports and numba's cache excluded)
 DEMO_CODE = """\
@@ -54,7 +61,7 @@ RULE_CONFIGS = ("C2", "C3")
 @contextmanager
 def busy_process():
     """Keep one core busy with a spinning Python process while the block runs."""
-    spinner = subprocess.Popen([sys.executable, "-c", BUSY_CODE])
+    spinner = subprocess.Popen([sys.executable, "-c", BUSY_CODE, str(os.getpid())])
     try:
         yield
     finally:

@@ -200,8 +200,19 @@ class ForwardModeInfluence(Influence):
 
 
 def _loss_state_gradient(model, x, y, h, loss) -> np.ndarray:
-    """dl_t/dh_t, the gradient the step's loss sends into the new state (joined parts), by reverse mode."""
-    for p in model.parameters():
+    """dl_t/dh_t: the gradient of the step's loss with respect to each part of the new state, the
+    other parts held fixed (the parts joined), by reverse mode.
+
+    A backward from l_t gives each part its *total* gradient.  For a part that another part is
+    computed from (the per-op LSTM's c_t, inside h_t = o tanh(c_t)) that total also counts the way
+    through the other part, which SnAp's correction must not.  With J_jk the derivative of part j
+    with respect to part k (along every path), total_k = partial_k + sum_j J_jk^T partial_j over the
+    parts j made after k; so, newest part first, partial_k = total_k - sum_j J_jk^T partial_j, one
+    backward from the newer parts each.  (The fused LSTM's h and c are two slices of one node:
+    neither is made from the other, and nothing is taken away.)
+    """
+    params = model.parameters()
+    for p in params:
         # the backward below adds into .grad in place: never into the arrays the last update handed out
         p.grad = None
     with mg.Tape():
@@ -210,10 +221,30 @@ def _loss_state_gradient(model, x, y, h, loss) -> np.ndarray:
         for part in kept:
             part.retain_grad()
         l_t = step_loss(loss, y_hat, y)
+        partials = [np.zeros_like(part.data) for part in kept]
         if l_t.requires_grad:
-            l_t.backward()
-    grads = [np.zeros_like(p.data) if p.grad is None else p.grad for p in kept]
-    return np.concatenate(grads, axis=-1)
+            l_t.backward(retain_graph=True)
+            totals = [_grad_or_zeros(part) for part in kept]
+            newest_first = sorted(range(len(kept)), key=lambda i: _made_at(kept[i]), reverse=True)
+            for position, k in enumerate(newest_first):
+                newer = [j for j in newest_first[:position] if kept[j].requires_grad]
+                for part in kept:
+                    part.grad = None
+                for j in newer:
+                    kept[j].backward(partials[j], retain_graph=True)
+                partials[k] = totals[k] - _grad_or_zeros(kept[k]) if newer else totals[k]
+    for p in params:
+        p.grad = None
+    return np.concatenate(partials, axis=-1)
+
+
+def _grad_or_zeros(t) -> np.ndarray:
+    return np.zeros_like(t.data) if t.grad is None else t.grad
+
+
+def _made_at(t) -> int:
+    """When the tape recorded the node that made ``t`` (-1 for a leaf): a part can only be made from older ones."""
+    return -1 if t.node is None else t.node.seq
 
 
 def _unit_tangents(params, sizes, j: int) -> list:

@@ -77,6 +77,30 @@ def test_snap_1_through_forward_mode_agrees_with_the_elman_path():
                           total(rnn.gradients(per_op, xs, ys, SnAp(every=2)))) < 1e-12
 
 
+@pytest.mark.parametrize("batch", [None, 2])
+def test_snap_1_on_the_per_op_lstm_is_that_of_the_fused_lstm(batch):
+    """The per-op LSTM makes h_t from c_t inside the step; SnAp's correction needs dl/dc_t with h_t
+    held fixed, not the total through h_t.  The fused LSTM's h and c are two slices of one node."""
+    xs, ys = problem(T=6, batch=batch)
+    fused, per_op = rnn.LSTM(2, 3, 1, seed=8), rnn.LSTM(2, 3, 1, seed=8, fused=False)
+    for got, want in zip(rnn.gradients(per_op, xs, ys, SnAp(every=2)), rnn.gradients(fused, xs, ys, SnAp(every=2))):
+        assert max_difference(got, want) < 1e-12
+
+
+def test_the_loss_reaches_the_lstm_cell_state_only_through_h():
+    """dl_t/d(h_t, c_t) with each part held apart: the readout reads h_t alone, so the c_t part is zero
+    and the h_t part is C^T (y_hat - y), whichever LSTM made the step."""
+    from rnn.online import _loss_state_gradient
+
+    x, y = np.array([0.3, -0.7]), np.array([0.4])
+    for model in (rnn.LSTM(2, 3, 1, seed=8), rnn.LSTM(2, 3, 1, seed=8, fused=False)):
+        state = (np.array([0.1, -0.2, 0.3]), np.array([0.5, 0.2, -0.4]))
+        (h, _), y_hat = model.step(mg.tensor(x), tuple(mg.tensor(s) for s in state))
+        grad = _loss_state_gradient(model, x, y, state, "mse")
+        np.testing.assert_allclose(grad[3:], 0.0, atol=1e-15)
+        np.testing.assert_allclose(grad[:3], model.C.data.T @ (y_hat.data - y), rtol=1e-12)
+
+
 def test_snap_1_is_biased_for_a_full_recurrence():
     xs, ys = problem(T=8)
     model = rnn.ElmanRNN(2, 3, 1, seed=9)
