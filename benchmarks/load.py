@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from threadpoolctl import threadpool_limits
 
 import minigrad.threads
+from rnn.bptt import largest_product
 
 from .configs import Config, make_problem
 from .implementations import MinigradTrainer
@@ -143,17 +144,12 @@ def _rule_row(config: Config, plan: TimingPlan) -> dict:
             model.step()
 
     row = {"config": config, "threads": threads,
-           "rule": minigrad.threads.threads_for(_step_flops(config))}
+           "rule": minigrad.threads.threads_for(largest_product(model.model, model.xs))}
     for loaded in (False, True):
         with busy_process() if loaded else nullcontext():
             timed = time_interleaved({"one": one_thread, "every": every_thread}, plan)
         row[loaded] = (timed["one"].median_s, timed["every"].median_s)
     return row
-
-
-def _step_flops(config: Config) -> float:
-    """The largest product of the Elman step, as ``rnn.bptt.largest_product`` counts it."""
-    return 2.0 * config.batch * max(config.hidden * config.hidden, config.hidden * config.vocab)
 
 
 def section(demo: DemoTimes, rule: list[dict]) -> str:
