@@ -155,13 +155,13 @@ for name in ("W_qh", "W_hx", "W_hh"):
 # $\partial L/\partial h_t$ afresh, with $T - t + 1$ terms: $T(T+1)/2$ terms in all, each a power of
 # $W_{hh}^\top$ times a vector. The recursion *caches* $\partial L/\partial h_{t+1}$ and reuses it: one
 # matrix-vector product per step, $T$ in all. That reuse is all that backpropagation is. Timed below with
-# `rnn.manual.linear_rnn_hidden_grads`, which has both methods (CPU time per call, the least of 3 measurements).
+# `rnn.manual.linear_rnn_hidden_grads`, which has both methods (CPU time per call, the least of 5 measurements).
 
 # %%
 T_TIMING = [25, 50, 100] + ([] if FAST else [200])
 
 
-def cpu_seconds_per_call(fn, rounds=3, at_least=0.05):
+def cpu_seconds_per_call(fn, rounds=5, at_least=0.05):
     """CPU time of one call of fn(): calls repeated until they add up to `at_least` seconds, the least of
     `rounds` such measurements (CPU time of this process: a shared machine's other work does not count)."""
     best = math.inf
