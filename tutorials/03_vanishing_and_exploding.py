@@ -155,13 +155,13 @@ for name in ("W_qh", "W_hx", "W_hh"):
 # $\partial L/\partial h_t$ afresh, with $T - t + 1$ terms: $T(T+1)/2$ terms in all, each a power of
 # $W_{hh}^\top$ times a vector. The recursion *caches* $\partial L/\partial h_{t+1}$ and reuses it: one
 # matrix-vector product per step, $T$ in all. That reuse is all that backpropagation is. Timed below with
-# `rnn.manual.linear_rnn_hidden_grads`, which has both methods (CPU time per call, the least of 5 measurements).
+# `rnn.manual.linear_rnn_hidden_grads`, which has both methods (CPU time per call, the least of 9 measurements taken in three sweeps).
 
 # %%
 T_TIMING = [25, 50, 100] + ([] if FAST else [200])
 
 
-def cpu_seconds_per_call(fn, rounds=5, at_least=0.05):
+def cpu_seconds_per_call(fn, rounds=3, at_least=0.05):
     """CPU time of one call of fn(): calls repeated until they add up to `at_least` seconds, the least of
     `rounds` such measurements (CPU time of this process: a shared machine's other work does not count)."""
     best = math.inf
@@ -178,14 +178,15 @@ def cpu_seconds_per_call(fn, rounds=5, at_least=0.05):
 
 
 timing_model = rnn.LinearRNN(n_in=2, n_hidden=5, n_out=3, seed=0)
-seconds = {"recurrence": [], "powers": []}
-for T_t in T_TIMING:
-    data = np.random.default_rng(T_t)
-    xs_t, ys_t = data.standard_normal((T_t, 2)), data.standard_normal((T_t, 3))
-    weights = (timing_model.W_hx.data, timing_model.W_hh.data, timing_model.W_qh.data)
-    for method in seconds:
-        seconds[method].append(cpu_seconds_per_call(
-            lambda: manual.linear_rnn_hidden_grads(*weights, xs_t, ys_t, method=method)))
+weights = (timing_model.W_hx.data, timing_model.W_hh.data, timing_model.W_qh.data)
+seconds = {"recurrence": [math.inf] * len(T_TIMING), "powers": [math.inf] * len(T_TIMING)}
+for sweep in range(3):  # the whole sweep three times, the least of each point: a slow spell hits one sweep
+    for i, T_t in enumerate(T_TIMING):
+        data = np.random.default_rng(T_t)
+        xs_t, ys_t = data.standard_normal((T_t, 2)), data.standard_normal((T_t, 3))
+        for method in seconds:
+            seconds[method][i] = min(seconds[method][i], cpu_seconds_per_call(
+                lambda: manual.linear_rnn_hidden_grads(*weights, xs_t, ys_t, method=method)))
 growth = {method: np.polyfit(np.log(T_TIMING), np.log(s), 1)[0] for method, s in seconds.items()}
 for i, T_t in enumerate(T_TIMING):
     print(f"T = {T_t:3d}: recurrence {1e3 * seconds['recurrence'][i]:7.2f} ms, "
